@@ -1,0 +1,3 @@
+from lambda_ci.cli import main
+
+raise SystemExit(main())

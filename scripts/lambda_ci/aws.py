@@ -1,0 +1,34 @@
+"""boto3 sessions and clients from the standard places (AWS_REGION, AWS_PROFILE, shared config files,
+AWS_ENDPOINT_URL), with one retry policy, and ARNs for every partition."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_REGION = "us-east-1"
+
+# Adaptive mode backs off with jitter on throttling and 5xx, and rate-limits the client itself.
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10, read_timeout=70)
+
+
+def region(requested: str = "") -> str:
+    return requested or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def partition(region_name: str) -> str:
+    if region_name.startswith("cn-"):
+        return "aws-cn"
+    if region_name.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def session(requested_region: str = "") -> boto3.Session:
+    return boto3.Session(region_name=region(requested_region))
+
+
+def client(service: str, requested_region: str = "", boto_session: boto3.Session | None = None):
+    return (boto_session or session(requested_region)).client(service, config=RETRIES)

@@ -16,15 +16,15 @@ test: $(VENV)/.installed $(STACK)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check scripts tests
-	$(BIN)/python -m lambda_ci.dev check
+	$(BIN)/ruff check scripts tests tools
+	$(BIN)/python tools/generate.py --check
 
 bench: $(VENV)/.installed $(STACK)/.installed
 	$(BIN)/python -m tests.stack.bench
 
 # Regenerate what is derived from catalog.yml: the templates' spec headers and the README's input tables.
 templates readme: $(VENV)/.installed
-	$(BIN)/python -m lambda_ci.dev generate
+	$(BIN)/python tools/generate.py
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -119,7 +120,14 @@ def _debug_wanted(args: argparse.Namespace) -> bool:
     return bool(args.debug) or os.environ.get("CI_DEBUG_TRACE", "").lower() == "true"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # GitLab cancels a job with SIGTERM: turn it into KeyboardInterrupt so that a deploy in the middle
+    # of moving traffic puts the alias back before the process ends.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
     args.debug = _debug_wanted(args)

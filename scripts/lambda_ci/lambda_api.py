@@ -1,0 +1,94 @@
+"""What deploy and rollback share about talking to Lambda: where the session comes from, retries of
+ResourceConflictException, waiters, and AWS errors as one line."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from lambda_ci import aws
+from lambda_ci.errors import OperationFailed
+
+CONFLICT_ATTEMPTS = 8
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 10.0
+
+
+def session(settings: Mapping[str, Any]) -> boto3.Session:
+    """The one place deploy and rollback get AWS credentials from (the OIDC session goes here)."""
+    return aws.session(settings["aws_region"])
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        text = f"{detail.get('Code')}: {detail.get('Message')}"
+        if error_code(error) == "PreconditionFailedException":
+            text += " (the function changed while deploying: another deploy? run the job again)"
+        return text
+    return str(error)
+
+
+def call(method: Callable[..., Any], **kwargs: Any) -> Any:
+    """Lambda refuses a change while another is in progress (ResourceConflictException), which botocore
+    does not retry: wait with full-jitter backoff and try again, a bounded number of times."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            if error_code(error) != "ResourceConflictException" or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+    raise AssertionError("unreachable")
+
+
+def get_or_none(method: Callable[..., Any], **kwargs: Any) -> Any:
+    """The answer, or None when the resource does not exist."""
+    try:
+        return method(**kwargs)
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+@contextmanager
+def failing(action: str) -> Iterator[None]:
+    """AWS errors as one line naming what was being done (exit 1), never a traceback."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise OperationFailed(f"{action}: {describe(error)}") from None
+
+
+def guard(config: Mapping[str, Any]) -> dict[str, str]:
+    """RevisionId, so that a change made by someone else since we read the function fails instead of
+    being overwritten (moto does not return one; real Lambda always does)."""
+    return {"RevisionId": config["RevisionId"]} if config.get("RevisionId") else {}
+
+
+def wait(lam: Any, waiter: str, name: str, qualifier: str = "") -> dict[str, Any]:
+    """Wait for an update (or creation, or publication) to finish, then return the configuration, whose
+    RevisionId the next change is guarded with. A Failed status stops with Lambda's reason."""
+    target = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+    try:
+        lam.get_waiter(waiter).wait(**target, WaiterConfig={"Delay": 1, "MaxAttempts": 600})
+    except WaiterError as error:
+        answer = error.last_response or {}
+        config = answer.get("Configuration", answer)
+        where = name + (f":{qualifier}" if qualifier else "")
+        if "Failed" in (config.get("LastUpdateStatus"), config.get("State")):
+            reason = config.get("LastUpdateStatusReason") or config.get("StateReason")
+            raise OperationFailed(f"{where}: Lambda reports Failed: {reason}") from None
+        raise OperationFailed(f"{where}: {error.kwargs.get('reason')}") from None
+    return lam.get_function_configuration(**target)

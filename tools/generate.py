@@ -42,10 +42,10 @@ def _gitlab_input(spec: dict[str, Any]) -> dict[str, Any]:
 
 def header(name: str) -> str:
     component = catalog.component(name)
+    # No spec:description: GitLab versions before it was added reject unknown header keys.
     spec = {
         "spec": {
             "component": ["name", "sha", "version", "reference"],
-            "description": " ".join(component["description"].split()),
             "inputs": {key: _gitlab_input(value) for key, value in component["inputs"]["properties"].items()},
         }
     }

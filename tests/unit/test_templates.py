@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from lambda_ci import catalog, inputs
+from lambda_ci.render import component_context, render_component
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = catalog.component_names()
@@ -36,19 +37,42 @@ def test_the_catalog_has_the_four_components():
     assert sorted(COMPONENTS) == ["build", "deploy-lambda", "oidc-auth", "package"]
 
 
+REQUIRED = {"deploy-lambda": {"function_name": "orders-api"}}
+OVERRIDES = {
+    "oidc-auth": {"role_arn": "arn:aws-cn:iam::123456789012:role/deploy", "mode": "env", "stage": "auth",
+                  "allowed_account_ids": ["123456789012"], "job_prefix": "orders-"},
+    "build": {"source_dir": "app", "runtime": "python3.13", "architecture": "arm64", "test_command": "make test"},
+    "package": {"exclude": ["*.md", "docs/**"], "layer": True, "output": "out/layer.zip"},
+    "deploy-lambda": {"function_name": "orders-api", "memory_size": 512, "strategy": "canary",
+                      "alarms": ["orders-errors"], "environment_variables": ["LOG_LEVEL=debug"],
+                      "deploy_rules": [{"if": "$CI_COMMIT_TAG"}], "dry_run": True},
+}
+
+
+def schema_errors(schema, document) -> list[str]:
+    return [f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(document)]
+
+
 @pytest.mark.parametrize("name", COMPONENTS)
-def test_every_document_validates_against_gitlabs_ci_schema(name, gitlab_schema):
-    header, jobs = documents(name)
-    validator = jsonschema.Draft7Validator(gitlab_schema)
-    for document in (header, jobs):
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
-        assert errors == []
+def test_the_header_validates_against_gitlabs_ci_schema(name, gitlab_schema):
+    header, _ = documents(name)
+    assert schema_errors(gitlab_schema, header) == []
+
+
+@pytest.mark.parametrize("given", ["defaults", "overrides"])
+@pytest.mark.parametrize("name", COMPONENTS)
+def test_the_jobs_as_gitlab_renders_them_validate_against_its_ci_schema(name, given, gitlab_schema):
+    # The raw jobs document holds `rules: $[[ inputs.deploy_rules ]]`, a string until GitLab fills it in:
+    # what GitLab validates, and runs, is the rendered document.
+    values = REQUIRED.get(name, {}) if given == "defaults" else OVERRIDES[name]
+    jobs = render_component(name, values, component_context(name, sha="0" * 40))
+    assert schema_errors(gitlab_schema, jobs) == []
 
 
 def test_the_schema_check_catches_a_broken_template(gitlab_schema):
     # The check above is only worth something if it fails on a wrong document.
     broken = {"job": {"script": "x", "when": "sometimes"}}
-    assert list(jsonschema.Draft7Validator(gitlab_schema).iter_errors(broken))
+    assert schema_errors(gitlab_schema, broken)
 
 
 def test_generated_templates_and_readme_match_catalog_yml():

@@ -65,12 +65,16 @@ def template(name: str) -> str:
     return notice + header(name) + "---\n" + jobs(name).lstrip("\n")
 
 
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
 def inputs_tables() -> str:
     parts = [INPUTS_BEGIN]
     for name in catalog.component_names():
         parts.append(f"\n#### `{name}`\n\n| input | type | default | description |\n|---|---|---|---|")
         for key, spec in catalog.input_schema(name)["properties"].items():
-            default = "*required*" if "default" not in spec else f"`{yaml.safe_dump(spec['default'], default_flow_style=True).strip().removesuffix('...').strip()}`"
+            default = f"`{_flow(spec['default'])}`" if "default" in spec else "*required*"
             kind = "number" if spec["type"] == "integer" else spec["type"]
             if "enum" in spec:
                 kind += " (" + ", ".join(f"`{v}`" for v in spec["enum"] if v != "") + ")"

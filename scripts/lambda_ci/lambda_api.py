@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from lambda_ci import aws
+from lambda_ci import oidc
 from lambda_ci.errors import OperationFailed
 
 CONFLICT_ATTEMPTS = 8
@@ -21,8 +21,9 @@ BACKOFF_CAP = 10.0
 
 
 def session(settings: Mapping[str, Any]) -> boto3.Session:
-    """The one place deploy and rollback get AWS credentials from (the OIDC session goes here)."""
-    return aws.session(settings["aws_region"])
+    """The one place deploy and rollback get AWS credentials from: the role assumed with the job's ID
+    token when role_arn is set (oidc-auth's code path, refreshed in-process), else the job's own."""
+    return oidc.session(settings)
 
 
 def error_code(error: ClientError) -> str:

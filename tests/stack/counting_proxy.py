@@ -78,6 +78,8 @@ def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             finally:
                 upstream.close()
 
+            # Counted before answering: a client that reads the counts right after its call sees its call.
+            proxy.add(sent, len(answer) + sum(len(n) + len(v) + 4 for n, v in headers))
             self.send_response_only(status, reason)
             for name, value in headers:
                 self.send_header(name, value)
@@ -86,7 +88,6 @@ def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(answer)
-            proxy.add(sent, len(answer) + sum(len(n) + len(v) + 4 for n, v in headers))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 

@@ -16,13 +16,15 @@ from typing import Any
 import jinja2
 import yaml
 
-from lambda_ci import catalog, inputs
+from lambda_ci import catalog, inputs, runtimes
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "template-sources"
 README = ROOT / "README.md"
 INPUTS_BEGIN = "<!-- inputs: generated from catalog.yml by `make templates`; do not edit -->"
 INPUTS_END = "<!-- end of inputs -->"
+RUNTIMES_BEGIN = "<!-- runtimes: generated from scripts/lambda_ci/runtimes.py by `make templates`; do not edit -->"
+RUNTIMES_END = "<!-- end of runtimes -->"
 
 # JSON Schema keyword -> GitLab spec:inputs keyword. Richer keywords stay in catalog.yml only.
 _GITLAB_KEYS = {"default": "default", "description": "description", "enum": "options", "pattern": "regex"}
@@ -83,11 +85,23 @@ def inputs_tables() -> str:
     return "\n".join(parts)
 
 
-def readme(current: str) -> str:
-    begin, end = current.find(INPUTS_BEGIN), current.find(INPUTS_END)
+def runtimes_table() -> str:
+    rows = [RUNTIMES_BEGIN, "", "| runtime | OS | manylinux up to | deprecated | updates blocked |", "|---|---|---|---|---|"]
+    for r in runtimes.RUNTIMES.values():
+        rows.append(f"| `{r.name}` | {r.os} | glibc {r.glibc[0]}.{r.glibc[1]} | {r.deprecated} | {r.block_update} |")
+    return "\n".join([*rows, "", RUNTIMES_END])
+
+
+def _replace_between(text: str, begin_marker: str, end_marker: str, content: str) -> str:
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begin < 0 or end < 0:
-        raise SystemExit(f"README.md lacks the markers {INPUTS_BEGIN!r} ... {INPUTS_END!r}")
-    return current[:begin] + inputs_tables() + current[end + len(INPUTS_END):]
+        raise SystemExit(f"README.md lacks the markers {begin_marker!r} ... {end_marker!r}")
+    return text[:begin] + content + text[end + len(end_marker):]
+
+
+def readme(current: str) -> str:
+    current = _replace_between(current, INPUTS_BEGIN, INPUTS_END, inputs_tables())
+    return _replace_between(current, RUNTIMES_BEGIN, RUNTIMES_END, runtimes_table())
 
 
 def expected() -> dict[Path, str]:

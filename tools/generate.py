@@ -86,7 +86,8 @@ def inputs_tables() -> str:
 
 
 def runtimes_table() -> str:
-    rows = [RUNTIMES_BEGIN, "", "| runtime | OS | manylinux up to | deprecated | updates blocked |", "|---|---|---|---|---|"]
+    rows = [RUNTIMES_BEGIN, "", "| runtime | OS | manylinux up to | deprecated | updates blocked |",
+            "|---|---|---|---|---|"]
     for r in runtimes.RUNTIMES.values():
         rows.append(f"| `{r.name}` | {r.os} | glibc {r.glibc[0]}.{r.glibc[1]} | {r.deprecated} | {r.block_update} |")
     return "\n".join([*rows, "", RUNTIMES_END])

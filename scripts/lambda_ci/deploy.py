@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_ci import aws, gitlab, lambda_api, release
+from lambda_ci import aws, gitlab, lambda_api, many, release
 from lambda_ci.errors import BadInput
 from lambda_ci.lambda_api import call, failing, get_or_none, guard, wait
 from lambda_ci.plan import Current, Desired, Package, Plan, make_plan
@@ -34,7 +34,41 @@ class Outcome:
     done: list[str]  # what changed, for the summary line
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """What one deploy did, for the dotenv report and the table of many functions."""
+
+    name: str
+    alias: str
+    action: str  # the plan's: create, update, release or none
+    version: str  # the alias's, afterwards (before, on a dry run)
+    previous: str | None  # where rollback would go
+    arn: str
+    code_sha256: str
+    console: str
+    seconds: float
+
+    def report(self) -> dict[str, str]:
+        return {
+            "LAMBDA_FUNCTION_ARN": self.arn,
+            "LAMBDA_VERSION": self.version,
+            "LAMBDA_PREVIOUS_VERSION": self.previous or "",
+            "LAMBDA_ALIAS": self.alias,
+            "LAMBDA_CODE_SHA256": self.code_sha256,
+            "LAMBDA_CONSOLE_URL": self.console,
+        }
+
+
 def run(settings: Mapping[str, Any]) -> int:
+    if settings["functions"]:
+        return many.run(settings, deploy_one)
+    deployed = deploy_one(settings)
+    if settings.get("dotenv") and not settings["dry_run"]:
+        gitlab.write_dotenv(Path(settings["dotenv"]), deployed.report())
+    return 0
+
+
+def deploy_one(settings: Mapping[str, Any]) -> Deployed:
     started = time.monotonic()
     desired, rollout = _read_inputs(settings)  # every check on inputs, before any AWS call
     boto = lambda_api.session(settings)
@@ -50,23 +84,18 @@ def run(settings: Mapping[str, Any]) -> int:
     print(f"console: {console}")
     if settings["dry_run"]:
         print("dry run: nothing changed")
-        return 0
+        arn = (current.function or {}).get("FunctionArn", "")
+        return Deployed(name, desired.alias, _action(plan), plan.previous or "", plan.previous, arn,
+                        desired.package.code_sha256, console, time.monotonic() - started)
 
     with failing(f"deploying {name}"):
         outcome = apply(boto, lam, plan, desired, current, rollout, settings["s3_bucket"])
     done = outcome.done + (_prune(lam, name, settings["keep_versions"]) if settings["keep_versions"] else [])
-    if settings.get("dotenv"):
-        gitlab.write_dotenv(Path(settings["dotenv"]), {
-            "LAMBDA_FUNCTION_ARN": outcome.config["FunctionArn"],
-            "LAMBDA_VERSION": outcome.version,
-            "LAMBDA_PREVIOUS_VERSION": outcome.previous or "",
-            "LAMBDA_ALIAS": desired.alias,
-            "LAMBDA_CODE_SHA256": desired.package.code_sha256,
-            "LAMBDA_CONSOLE_URL": console,
-        })
+    seconds = time.monotonic() - started
     print(f"{name}: {', '.join(done) or 'nothing to do'}; alias {desired.alias} on version {outcome.version} "
-          f"({time.monotonic() - started:.1f}s)")
-    return 0
+          f"({seconds:.1f}s)")
+    return Deployed(name, desired.alias, _action(plan), outcome.version, outcome.previous,
+                    outcome.config["FunctionArn"], desired.package.code_sha256, console, seconds)
 
 
 def _read_inputs(settings: Mapping[str, Any]) -> tuple[Desired, release.Rollout]:
@@ -218,3 +247,11 @@ def _changes(plan: Plan) -> list[str]:
     if plan.configuration:
         changes.append(f"configuration updated ({', '.join(plan.changed_fields)})")
     return changes
+
+
+def _action(plan: Plan) -> str:
+    if plan.create is not None:
+        return "create"
+    if plan.update_code or plan.configuration:
+        return "update"
+    return "release" if plan.release else "none"

@@ -7,7 +7,7 @@ Pure: it reads the answers of GetFunction and GetAlias and the desired settings,
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,42 @@ from lambda_ci.errors import BadInput
 
 CREATE_HANDLER = "app.handler"
 
-# Configuration fields the user may set: the Lambda API's name -> the input's name. A zero or empty
-# input means "leave it as it is", so a redeploy never undoes a change made elsewhere.
-FIELDS = {"MemorySize": "memory_size", "Timeout": "timeout", "Handler": "handler", "Runtime": "runtime"}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    """A configuration field the user may set. A zero or empty input means "leave it as it is", so a
+    redeploy never undoes a change made elsewhere."""
+
+    input: str
+    send: Callable[[Any], Any] = _same  # the input's value as CreateFunction/UpdateFunctionConfiguration take it
+    read: Callable[[Any], Any] = _same  # GetFunctionConfiguration's value in the form `send` gives
+    show: Callable[[Any], Any] = _same  # the sent form as the plan prints it
+
+
+def _layer_arns(layers: list[Mapping[str, Any]] | None) -> list[str]:
+    # Lambda answers with each layer's Arn and CodeSize, but takes a list of ARNs.
+    return [layer["Arn"] for layer in layers or []]
+
+
+def _storage_size(storage: Mapping[str, int] | None) -> int | None:
+    return (storage or {}).get("Size")
+
+
+# The Lambda API's name -> the field.
+FIELDS = {
+    "MemorySize": Field("memory_size"),
+    "Timeout": Field("timeout"),
+    "Handler": Field("handler"),
+    "Runtime": Field("runtime"),
+    "Description": Field("description", show=repr),
+    "Layers": Field("layers", send=list, read=_layer_arns, show=lambda arns: "[" + ", ".join(arns) + "]"),
+    "EphemeralStorage": Field("ephemeral_storage", send=lambda mb: {"Size": mb}, show=_storage_size),
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +73,7 @@ class Desired:
     package: Package
     alias: str
     role: str  # execution role, needed only to create
-    config: dict[str, Any]  # API name -> value, only the fields the user (or the manifest) set
+    config: dict[str, Any]  # API name -> value as sent, only the fields the user (or the manifest) set
     architecture: str  # "" leaves the function's
     environment: dict[str, str]
     environment_mode: str  # merge: keep the function's other variables; replace: exactly these
@@ -48,10 +81,8 @@ class Desired:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], package: Package) -> Desired:
-        given = {api: settings[name] for api, name in FIELDS.items() if settings[name]}
-        runtime = settings["runtime"] or package.runtime
-        if runtime:
-            given["Runtime"] = runtime
+        values = {**settings, "runtime": settings["runtime"] or package.runtime}
+        given = {api: field.send(values[field.input]) for api, field in FIELDS.items() if values[field.input]}
         return cls(
             name=settings["function_name"],
             package=package,
@@ -89,7 +120,7 @@ class Plan:
 
     @property
     def changed_fields(self) -> list[str]:
-        return [FIELDS.get(api, api.lower()) for api in self.configuration]
+        return [FIELDS[api].input if api in FIELDS else api.lower() for api in self.configuration]
 
 
 def make_plan(desired: Desired, current: Current) -> Plan:
@@ -127,7 +158,7 @@ def _create_plan(desired: Desired) -> Plan:
         create["Architectures"] = [desired.architecture]
     if desired.environment:
         create["Environment"] = {"Variables": dict(desired.environment)}
-    settings = ", ".join(f"{FIELDS.get(key, key)} {value}" for key, value in desired.config.items())
+    settings = ", ".join(f"{FIELDS[api].input} {FIELDS[api].show(value)}" for api, value in desired.config.items())
     lines = [
         f"create function {desired.name}: {settings or 'defaults'}, handler {create['Handler']}, "
         f"architecture {desired.architecture or 'x86_64'}, code {desired.package.code_sha256} "
@@ -152,7 +183,7 @@ def _architecture(config: Mapping[str, Any]) -> str:
 
 def configuration_changes(desired: Desired, config: Mapping[str, Any]) -> dict[str, Any]:
     """UpdateFunctionConfiguration's arguments for what differs; fields the user did not set never do."""
-    changes = {api: value for api, value in desired.config.items() if config.get(api) != value}
+    changes = {api: value for api, value in desired.config.items() if FIELDS[api].read(config.get(api)) != value}
     have = dict((config.get("Environment") or {}).get("Variables") or {})
     want = desired.environment if desired.environment_mode == "replace" else {**have, **desired.environment}
     if want != have:
@@ -188,7 +219,8 @@ def _describe_changes(config: Mapping[str, Any], changes: Mapping[str, Any]) -> 
         if api == "Environment":
             described.append("environment " + _describe_environment(config, value["Variables"]))
         else:
-            described.append(f"{FIELDS[api]} {config.get(api)} -> {value}")
+            field = FIELDS[api]
+            described.append(f"{field.input} {field.show(field.read(config.get(api)))} -> {field.show(value)}")
     return described
 
 

@@ -91,6 +91,37 @@ def test_runtime_input_wins_over_the_manifest():
     assert plan.configuration == {"Runtime": "python3.13"}
 
 
+LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:deps:{}"
+
+
+def test_description_layers_and_storage_compare_as_lambda_reports_them():
+    latest = function(Description="", EphemeralStorage={"Size": 512},
+                      Layers=[{"Arn": LAYER.format(1), "CodeSize": 10}])
+    same = desired(layers=[LAYER.format(1)], ephemeral_storage=512)
+    assert not make_plan(same, deployed(latest)).release
+    plan = make_plan(desired(description="orders", layers=[LAYER.format(2), LAYER.format(1)],
+                             ephemeral_storage=1024), deployed(latest))
+    assert plan.configuration == {"Description": "orders", "Layers": [LAYER.format(2), LAYER.format(1)],
+                                  "EphemeralStorage": {"Size": 1024}}
+    assert plan.changed_fields == ["description", "layers", "ephemeral_storage"]
+    assert plan.lines[0] == (f"update configuration: description '' -> 'orders'; layers [{LAYER.format(1)}] -> "
+                             f"[{LAYER.format(2)}, {LAYER.format(1)}]; ephemeral_storage 512 -> 1024")
+
+
+def test_unset_description_layers_and_storage_are_left_alone():
+    latest = function(Description="by hand", EphemeralStorage={"Size": 2048},
+                      Layers=[{"Arn": LAYER.format(1), "CodeSize": 10}])
+    assert not make_plan(desired(), deployed(latest)).release
+
+
+def test_create_sends_layers_and_storage_in_the_api_shape():
+    plan = make_plan(desired(execution_role_arn=ROLE, layers=[LAYER.format(3)], ephemeral_storage=4096,
+                             description="d"), Current(None, None, None))
+    assert plan.create["Layers"] == [LAYER.format(3)] and plan.create["EphemeralStorage"] == {"Size": 4096}
+    assert plan.create["Description"] == "d"
+    assert "ephemeral_storage 4096" in plan.lines[0]
+
+
 def test_environment_merge_and_replace():
     latest = function(Environment={"Variables": {"A": "1", "B": "2"}})
     merge = make_plan(desired(environment_variables=["B=3", "C=4"]), deployed(latest))

@@ -32,7 +32,7 @@ from tests.stack.oidc_issuer import oidc_issuer
 
 BASELINE_FUNCTION = f"{FUNCTION}-baseline"
 GOAL = 0.5  # the catalog's pipeline at most half the hand-written one's wall time
-MEASUREMENTS = ("tests.stack.bench_package",)
+MEASUREMENTS = ("tests.stack.bench_package", "tests.stack.bench_deploy")
 
 # What teams write today: static keys in CI/CD variables, the AWS CLI installed in every pipeline, a zip
 # of whatever is in the folder, and update-function-code. It has the same dependency step as the

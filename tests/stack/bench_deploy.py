@@ -65,42 +65,47 @@ def _timed(proxy, work) -> tuple[float, Counts]:
     return time.monotonic() - started, proxy.counts - before
 
 
-def measure(endpoint_url: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as folder:
-        work = Path(folder)
-        direct = _env(endpoint_url, work)
-        keys = {"endpoint_url": endpoint_url, "region_name": "us-east-1", "aws_access_key_id": "bench",
-                "aws_secret_access_key": "bench"}
-        role = boto3.client("iam", **keys).create_role(RoleName="bench-exec", AssumeRolePolicyDocument="{}")
-        role_arn = role["Role"]["Arn"]
+def measure(workdir: Path) -> dict[str, float]:
+    """What `make bench` prints (tests/stack/bench.py): both sides against a moto server of their own."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with moto_server() as moto, tempfile.TemporaryDirectory(prefix="bench-deploy-", dir=workdir) as folder:
+        return _measure(moto.url, Path(folder))
 
-        # (a) one function, deployed once beforehand; then the same code again.
-        single = _package(work / "single/function.zip", "v1", 0)
-        _run(_lambda_ci("--function-name", "bench-one", "--package", str(single), "--execution-role-arn",
-                        role_arn), direct)
-        # (b) 50 functions deployed once beforehand; then half of them with new code.
-        before = [{"function_name": f"bench-{i}", "package": str(_package(work / f"v1/{i}.zip", "v1", i))}
-                  for i in range(MANY)]
-        (work / "v1.yml").write_text(yaml.safe_dump(before))
-        _run(_lambda_ci("--function-name", "bench", "--functions", str(work / "v1.yml"),
-                        "--execution-role-arn", role_arn), direct)
-        after = [{**item, "package": str(_package(work / f"v2/{i}.zip", "v2", MANY + i))} if i % 2 else item
-                 for i, item in enumerate(before)]
-        (work / "v2.yml").write_text(yaml.safe_dump(after))
 
-        with counting_proxy(endpoint_url) as proxy:
-            env = _env(proxy.url, work)
-            ours_one = _timed(proxy, lambda: _run(_lambda_ci("--function-name", "bench-one", "--package",
-                                                             str(single)), env))
-            base_one = _timed(proxy, lambda: _baseline(env, "bench-one", single))
-            ours_many = _timed(proxy, lambda: _run(_lambda_ci("--function-name", "bench", "--functions",
-                                                              str(work / "v2.yml")), env))
+def _measure(endpoint_url: str, work: Path) -> dict[str, float]:
+    direct = _env(endpoint_url, work)
+    keys = {"endpoint_url": endpoint_url, "region_name": "us-east-1", "aws_access_key_id": "bench",
+            "aws_secret_access_key": "bench"}
+    role = boto3.client("iam", **keys).create_role(RoleName="bench-exec", AssumeRolePolicyDocument="{}")
+    role_arn = role["Role"]["Arn"]
 
-            def loop() -> None:
-                for item in after:
-                    _baseline(env, item["function_name"], Path(item["package"]))
+    # (a) one function, deployed once beforehand; then the same code again.
+    single = _package(work / "single/function.zip", "v1", 0)
+    _run(_lambda_ci("--function-name", "bench-one", "--package", str(single), "--execution-role-arn",
+                    role_arn), direct)
+    # (b) 50 functions deployed once beforehand; then half of them with new code.
+    before = [{"function_name": f"bench-{i}", "package": str(_package(work / f"v1/{i}.zip", "v1", i))}
+              for i in range(MANY)]
+    (work / "v1.yml").write_text(yaml.safe_dump(before))
+    _run(_lambda_ci("--function-name", "bench", "--functions", str(work / "v1.yml"),
+                    "--execution-role-arn", role_arn), direct)
+    after = [{**item, "package": str(_package(work / f"v2/{i}.zip", "v2", MANY + i))} if i % 2 else item
+             for i, item in enumerate(before)]
+    (work / "v2.yml").write_text(yaml.safe_dump(after))
 
-            base_many = _timed(proxy, loop)
+    with counting_proxy(endpoint_url) as proxy:
+        env = _env(proxy.url, work)
+        ours_one = _timed(proxy, lambda: _run(_lambda_ci("--function-name", "bench-one", "--package",
+                                                         str(single)), env))
+        base_one = _timed(proxy, lambda: _baseline(env, "bench-one", single))
+        ours_many = _timed(proxy, lambda: _run(_lambda_ci("--function-name", "bench", "--functions",
+                                                          str(work / "v2.yml")), env))
+
+        def loop() -> None:
+            for item in after:
+                _baseline(env, item["function_name"], Path(item["package"]))
+
+        base_many = _timed(proxy, loop)
     return {
         "redeploy_seconds": ours_one[0], "redeploy_baseline_seconds": base_one[0],
         "redeploy_ratio": ours_one[0] / base_one[0],
@@ -112,8 +117,8 @@ def measure(endpoint_url: str) -> dict[str, float]:
 
 
 def main() -> int:
-    with moto_server() as moto:
-        results = measure(moto.url)
+    with tempfile.TemporaryDirectory() as folder:
+        results = measure(Path(folder))
     print(f"redeploy of unchanged code: lambda-ci {results['redeploy_seconds']:.2f}s, "
           f"{results['redeploy_bytes_sent']} bytes sent; baseline {results['redeploy_baseline_seconds']:.2f}s, "
           f"{results['redeploy_baseline_bytes_sent']} bytes sent; ratio {results['redeploy_ratio']:.2f} "

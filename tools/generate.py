@@ -34,11 +34,22 @@ class _Dumper(yaml.SafeDumper):
     """Block style, and long descriptions kept on one line."""
 
 
+def description(spec: dict[str, Any]) -> str:
+    """An input's description; a deprecated one (`x-deprecated: <what to do instead>`) starts by saying so."""
+    text = spec.get("description", "")
+    if "x-deprecated" in spec:
+        notice = f"Deprecated: {str(spec['x-deprecated']).strip().rstrip('.')}."
+        text = f"{notice} {text}".strip()
+    return text
+
+
 def _gitlab_input(spec: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": "number" if spec["type"] == "integer" else spec["type"]}
     for ours, theirs in _GITLAB_KEYS.items():
         if ours in spec:
             entry[theirs] = spec[ours]
+    if "description" in entry or "x-deprecated" in spec:
+        entry["description"] = description(spec)
     return entry
 
 
@@ -80,7 +91,7 @@ def inputs_tables() -> str:
             kind = "number" if spec["type"] == "integer" else spec["type"]
             if "enum" in spec:
                 kind += " (" + ", ".join(f"`{v}`" for v in spec["enum"] if v != "") + ")"
-            parts.append(f"| `{key}` | {kind} | {default} | {spec.get('description', '')} |")
+            parts.append(f"| `{key}` | {kind} | {default} | {description(spec)} |")
     parts.append("\n" + INPUTS_END)
     return "\n".join(parts)
 

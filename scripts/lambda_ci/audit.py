@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_ci import aws, policy, sts
+from lambda_ci import aws, inputs, policy, sts
 from lambda_ci.errors import BadInput, OperationFailed
 
 
@@ -63,12 +63,13 @@ def run(settings: dict[str, Any]) -> int:
     project = policy.check_project(settings["project"]) if settings.get("project") else ""
     audience = settings.get("audience") or policy.DEFAULT_AUDIENCE
     raw_duration = settings.get("session_duration") or "3600"
-    try:
-        duration = int(raw_duration)
-    except ValueError:
-        raise BadInput("`session_duration` input: provided value is not a number") from None
+    # oidc-auth's input: the same reading and range (900 to 43200) as `lambda-ci auth`.
+    spec = inputs.cli_inputs("oidc-auth")["session_duration"]
+    duration = inputs.coerce("session_duration", spec, raw_duration)
+    inputs.validate("oidc-auth", {"session_duration": duration}, partial=True)
     if settings.get("role_name"):
-        findings = _role_findings(settings["role_name"], host, project, audience, duration)
+        name = policy.check_role_name(settings["role_name"])  # before IAM is asked
+        findings = _role_findings(name, host, project, audience, duration)
     else:
         findings = policy.trust_findings(_read_file(settings["policy_file"]), host, project, audience)
     for line in findings:

@@ -106,6 +106,9 @@ COMMANDS: dict[str, Command] = {
                          "lambda_ci.bootstrap:run", extra=_bootstrap_args),
     "audit-role": Command("check a role's trust policy for GitLab ID tokens", "lambda_ci.audit:run",
                           extra=_audit_role_args),
+    "release": Command("check that the catalog is ready to release X.Y.Z, then tag it (or --dry-run)",
+                       "lambda_ci.catalog_release:run",
+                       extra=lambda p: importlib.import_module("lambda_ci.catalog_release").arguments(p)),
 }
 
 
@@ -116,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         p = sub.add_parser(name, help=command.help, description=command.help)
-        p.add_argument("--debug", action="store_true", default=None, help=argparse.SUPPRESS)
+        # SUPPRESS: unset unless given here, so that a subcommand's default does not undo `lambda-ci --debug X`.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if command.component:
             _add_input_flags(p, command)
         if command.extra:
@@ -170,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = getattr(importlib.import_module(module_name), function_name)
         return int(run(settings) or 0)
     except LambdaCIError as error:
-        print(f"lambda-ci {args.command}: {error}", file=sys.stderr)
+        print(f"lambda-ci {args.command}: {error.line()}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"lambda-ci {args.command}: interrupted", file=sys.stderr)

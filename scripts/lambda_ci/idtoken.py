@@ -69,7 +69,7 @@ def load(environ: Mapping[str, str], audience: str, now: datetime) -> IdToken:
         removed = deprecated_in(environ)
         why = f" ({', '.join(removed)} was removed in GitLab 17.0)" if removed else ""
         raise BadInput(f"{VARIABLE} is not set{why}: the job needs an ID token, add to it:\n"
-                       + snippet(audience))
+                       + snippet(audience), keep_lines=True)
     token = IdToken(raw, decode(raw))
     check(token, audience, now)
     return token

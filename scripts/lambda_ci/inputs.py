@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
 
-from lambda_ci import catalog
+from lambda_ci import catalog, gitlab
 from lambda_ci.errors import BadInput
+from lambda_ci.spec import re2_to_python
 
 ENV_PREFIX = "LAMBDA_CI_"
 
@@ -92,7 +94,26 @@ def resolve(component: str, flags: Mapping[str, Any], environ: Mapping[str, str]
             values[name] = coerce(name, spec, given)
         else:
             values[name] = given
-    return validate(component, values, partial=True)
+    valid = validate(component, values, partial=True)
+    for warning in deprecations(component, valid):
+        gitlab.warn(warning)
+    return valid
+
+
+def deprecations(component: str, given: Mapping[str, Any]) -> list[str]:
+    """A warning for each deprecated input (`x-deprecated` in catalog.yml) set to other than its default.
+
+    `given`: the inputs as set (a job's values, where unset ones hold their defaults, or the `inputs:` of an
+    include). A deprecated input keeps working for at least one minor version, until the major that
+    removes it; the warning says what to use instead."""
+    warnings = []
+    for name, spec in catalog.input_schema(component).get("properties", {}).items():
+        if "x-deprecated" in spec and name in given and given[name] != spec.get("default", _UNSET):
+            warnings.append(f"`{name}` input of {component} is deprecated: {spec['x-deprecated']}")
+    return warnings
+
+
+_UNSET = object()
 
 
 def validate(component: str, values: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
@@ -113,9 +134,22 @@ def problems(component: str, values: Mapping[str, Any]) -> list[str]:
     return list(_problems(catalog.input_schema(component), values))
 
 
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]):
+    # JSON Schema patterns are ECMA-262 regular expressions, where `$` matches only at the very end, as in
+    # GitLab's RE2; Python's `$` also matches before a final line break, so `name\n` would pass `^...$`.
+    if isinstance(instance, str) and not re.search(re2_to_python(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
 def _problems(schema: Mapping[str, Any], values: Mapping[str, Any]):
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(dict(values)), key=lambda e: (list(e.absolute_path), e.validator))
+    validator = _Validator(schema)
+    # An input's own problem first: a malformed account_id is reported as such, not as "role_name: required
+    # with account_id" (the cross-field rules, at the root, assume each value is well formed).
+    errors = sorted(validator.iter_errors(dict(values)),
+                    key=lambda e: (bool(_rule_of(schema, e)), list(e.absolute_path), e.validator))
     for error in errors:
         yield _describe(schema, error)
 

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from lambda_ci import catalog, render
+from lambda_ci import catalog, inputs, render
 from lambda_ci.errors import BadInput
 
 # host, then the project path and the component name, then the version after @.
@@ -30,15 +30,25 @@ _ADDRESS = re.compile(r"^(?P<host>[^/]+)/(?P<project>.+)/(?P<name>[^/@]+?)(?:@(?
 _SHA = re.compile(r"[0-9a-f]{40}")
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+")
 MAX_MESSAGE = 200
+# GitLab's default limit of includes per pipeline (the instance setting ci_max_includes). Each include of
+# this catalog is rendered, so a pipeline far above it would keep lint busy for minutes: it gets one finding.
+MAX_INCLUDES = 150
 
 
 def run(settings: Mapping[str, Any]) -> int:
     path = settings["pipeline"]
     documents = load(path)
     pipeline = documents[-1]  # a pipeline may start with a `spec:` header of its own
-    findings = [*include_findings(pipeline), *schema_findings(documents)]
+    count = len(includes(pipeline))
+    if count > MAX_INCLUDES:
+        findings = [f"include: {count} entries, more than GitLab allows by default ({MAX_INCLUDES}, the "
+                    "instance's ci_max_includes): GitLab refuses the pipeline; nothing else was checked"]
+    else:
+        findings = [*include_findings(pipeline), *schema_findings(documents)]
     for finding in findings:
         print(f"{path}: {finding}")
+    for warning in include_warnings(pipeline):  # reported, never a finding: exit 0 when all else is fine
+        print(f"{path}: {warning}")
     if findings:
         return 1
     print(f"{path}: ok ({len(our_includes(pipeline))} components of {catalog.load()['project']} checked)")
@@ -94,6 +104,17 @@ def include_findings(pipeline: Mapping[str, Any]) -> Iterator[str]:
             render.render_component(match["name"], given, component_context(match["name"], match["ref"]))
         except BadInput as error:
             yield f"{where}: {error}"
+
+
+def include_warnings(pipeline: Mapping[str, Any]) -> Iterator[str]:
+    """`include N (address): warning: ...` for each deprecated input an include sets."""
+    entries = includes(pipeline)
+    for number, address, match in our_includes(pipeline):
+        given = entries[number - 1].get("inputs")
+        if match["name"] not in catalog.component_names() or not isinstance(given, dict):
+            continue
+        for warning in inputs.deprecations(match["name"], given):
+            yield f"include {number} ({address}): warning: {warning}"
 
 
 def component_context(name: str, ref: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from lambda_ci import gitlab, inputs, release
+from lambda_ci import gitlab, inputs, release, render
 from lambda_ci.errors import BadInput, LambdaCIError
 
 MAX_WORKERS = 8  # Lambda's control plane throttles above a few requests per second per account
@@ -44,10 +44,11 @@ def read_functions(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each item's settings: its own inputs over the command's, validated like the command's."""
     path = Path(settings["functions"])
     try:
-        items = yaml.safe_load(path.read_text())
+        # render's loader: bounded, so a recursive alias or an alias bomb is a YAML error like any other.
+        items = yaml.load(path.read_text(), Loader=render.Loader)
     except OSError as error:
         raise BadInput(f"`functions` input: cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeDecodeError):
         raise BadInput(f"`functions` input: {path} is not valid YAML") from None
     if not isinstance(items, list) or not items:
         raise BadInput(f"`functions` input: {path} must hold a list of functions (mappings of inputs)")

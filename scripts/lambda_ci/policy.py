@@ -21,13 +21,16 @@ POLICY_VERSION = "2012-10-17"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
 PERMISSIONS_POLICY_NAME = "lambda-ci-deploy"
 MAX_SESSION_DURATION = 3600
-_PROJECT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
-_FUNCTION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# fullmatch and ASCII: Python's `$` also matches before a final line break, and its \d and \w take any
+# script's digits and letters, which IAM's names and ARNs do not.
+_PROJECT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", re.ASCII)
+_FUNCTION = re.compile(r"^[A-Za-z0-9_-]{1,64}$", re.ASCII)
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_ACCOUNT = re.compile(r"^\d{12}$", re.ASCII)
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", re.ASCII)
 _REF = re.compile(r"^[^\s:]+$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", re.ASCII)  # catalog.yml's aws_region
 
 # Deploying a function (deploy.py, release.py, rollback.py): read it, create or update it, publish a
 # version, move the alias, invoke the new version for the smoke test. DeleteFunction is granted only on
@@ -45,8 +48,14 @@ S3_PREFIX = "lambda-ci/"
 
 def host_of(gitlab_url: str) -> str:
     """The GitLab instance's host from its URL: IAM's provider URL is https://host, the token's iss."""
-    parts = urlsplit((gitlab_url or "").strip())
-    if parts.scheme != "https" or not parts.hostname:
+    text = (gitlab_url or "").strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        parts = None
+    # urlsplit drops tabs and line breaks silently: a URL holding any is refused, not repaired.
+    if parts is None or parts.scheme != "https" or not parts.hostname or not text.isprintable() or " " in text:
         raise BadInput(f"`gitlab_url` input: `{gitlab_url}` is not an https URL of a GitLab instance "
                        "(e.g. https://gitlab.com)")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
@@ -55,9 +64,16 @@ def host_of(gitlab_url: str) -> str:
     return parts.netloc.lower()
 
 
+def check_role_name(name: str) -> str:
+    if not _ROLE_NAME.fullmatch(name):
+        raise BadInput(f"`role_name` input: `{name}` is not an IAM role name (1-64 of letters, digits "
+                       "and +=,.@_-)")
+    return name
+
+
 def check_project(project: str) -> str:
     project = (project or "").strip().strip("/")
-    if not _PROJECT.match(project):
+    if not _PROJECT.fullmatch(project):
         raise BadInput(f"`project` input: `{project}` is not a project path GROUP/PROJECT "
                        "(subgroups allowed: group/subgroup/project)")
     return project
@@ -124,30 +140,30 @@ def check_bootstrap(settings: Mapping[str, Any]) -> dict[str, Any]:
     host = host_of(settings.get("gitlab_url") or "")
     project = check_project(settings.get("project") or "")
     ref = settings.get("ref") or "main"
-    if not _REF.match(ref):
+    if not _REF.fullmatch(ref):
         raise BadInput(f"`ref` input: `{ref}` is not a branch or tag name")
     ref_type = settings.get("ref_type") or "branch"
     if ref_type not in ("branch", "tag"):
         raise BadInput(f"`ref_type` input: `{ref_type}` is not branch or tag (GitLab issues no other)")
     functions = list(settings.get("function_name") or [])
     for name in functions:
-        if not _FUNCTION.match(name):
+        if not _FUNCTION.fullmatch(name):
             raise BadInput(f"`function_name` input: `{name}` is not a Lambda function name "
                            "(1-64 letters, digits, - and _)")
     role_arn = settings.get("execution_role_arn") or ""
-    if role_arn and not _ROLE_ARN.match(role_arn):
+    if role_arn and not _ROLE_ARN.fullmatch(role_arn):
         raise BadInput(f"`execution_role_arn` input: `{role_arn}` is not an IAM role ARN")
     bucket = settings.get("s3_bucket") or ""
-    if bucket and not _BUCKET.match(bucket):
+    if bucket and not _BUCKET.fullmatch(bucket):
         raise BadInput(f"`s3_bucket` input: `{bucket}` is not an S3 bucket name")
-    role_name = settings.get("role_name") or default_role_name(project)
-    if not _ROLE_NAME.match(role_name):
-        raise BadInput(f"`role_name` input: `{role_name}` is not an IAM role name (1-64 of letters, digits "
-                       "and +=,.@_-)")
+    role_name = check_role_name(settings.get("role_name") or default_role_name(project))
     account = settings.get("account_id") or ""
-    if account and not _ACCOUNT.match(account):
+    if account and not _ACCOUNT.fullmatch(account):
         raise BadInput(f"`account_id` input: `{account}` is not a 12-digit AWS account ID")
     audience = settings.get("audience") or DEFAULT_AUDIENCE
+    region = settings.get("region") or ""
+    if region and not _REGION.fullmatch(region):
+        raise BadInput(f"`region` input: `{region}` is not an AWS Region name (such as eu-west-1)")
     return {"host": host, "project": project, "ref": ref, "ref_type": ref_type, "functions": functions,
             "execution_role_arn": role_arn, "s3_bucket": bucket, "role_name": role_name,
             "account_id": account, "audience": audience}

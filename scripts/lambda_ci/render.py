@@ -44,6 +44,8 @@ def run(settings: Mapping[str, Any]) -> int:
               file=sys.stderr)
     jobs = render_component(name, given, component, config_variables(os.environ))
     sys.stdout.write(dump(jobs))
+    for warning in inputs.deprecations(name, given):  # a warning, not a failure: the input still works
+        print(f"lambda-ci render: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -163,8 +165,54 @@ class Reference:
     path: list[Any]
 
 
+# GitLab's limits on a configuration's YAML (max_yaml_depth) and, here, on what aliases expand it to: every
+# reader of the document (interpolation, the schemas) walks the expanded tree, so a "billion laughs" alias
+# bomb of a few hundred bytes would otherwise take hours; a recursive alias would never end.
+MAX_DEPTH = 100
+MAX_NODES = 100_000
+
+
 class Loader(yaml.SafeLoader):
-    """YAML with GitLab's `!reference`; any other local tag gives its plain value."""
+    """YAML with GitLab's `!reference`; any other local tag gives its plain value. Refuses (a YAMLError)
+    documents deeper than MAX_DEPTH, larger than MAX_NODES once aliases are expanded, or with an alias
+    inside the node it names."""
+
+    def compose_document(self) -> yaml.Node:
+        self._expanded: dict[int, int] = {}  # id of a composed node -> its size with aliases expanded
+        self._depth = 0
+        try:
+            return super().compose_document()
+        finally:
+            self._expanded = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None and id(target) not in self._expanded:
+                raise yaml.composer.ComposerError(None, None, f"found a recursive alias *{event.anchor}",
+                                                  event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              event.start_mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        size = 1 + sum(self._expanded.get(id(child), 1) for child in children)
+        if size > MAX_NODES:
+            raise yaml.composer.ComposerError(None, None, f"expands to more than {MAX_NODES} values through "
+                                              "aliases (a YAML bomb?)", event.start_mark)
+        self._expanded[id(node)] = size
+        return node
 
 
 def _plain_tag(loader: Loader, suffix: str, node: yaml.Node) -> Any:

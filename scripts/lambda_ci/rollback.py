@@ -3,6 +3,7 @@ deploy (recorded in its description by `deploy`) or on a given one."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,8 @@ from lambda_ci.plan import weights
 def run(settings: Mapping[str, Any]) -> int:
     started = time.monotonic()
     wanted = settings.get("to_version")
-    if wanted is not None and not wanted.isdigit():
+    # ASCII digits only: str.isdigit() also takes other scripts' digits (٣) and superscripts (³).
+    if wanted is not None and not re.fullmatch(r"[1-9][0-9]*", wanted):
         raise BadInput(f"`to_version` input: {wanted!r} is not a published version number, such as 3")
     name, alias_name = settings["function_name"], settings["alias"]
     lam = aws.client("lambda", boto_session=lambda_api.session(settings))

@@ -147,14 +147,14 @@ def _regex_problem(kind: str, value: Any, spec: Mapping[str, Any], which: str) -
     if kind != "string":
         return "RegEx validation can only be used with string inputs"
     try:
-        pattern = re.compile(_re2_to_python(str(spec["regex"])))
+        pattern = re.compile(re2_to_python(str(spec["regex"])))
     except re.error:
         return "invalid regular expression"
     # Gitlab::UntrustedRegexp#match?: RE2's unanchored search, the empty string included.
     return None if pattern.search(value) else f"{which} value does not match required RegEx pattern"
 
 
-def _re2_to_python(regex: str) -> str:
+def re2_to_python(regex: str) -> str:
     """RE2's `$` (outside a class, without the m flag) and `\\z` match only at the very end of the text;
     Python's `$` also matches before a final line break, so both become Python's `\\Z`."""
     out, index, in_class = [], 0, False

@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from lambda_ci import aws
 from lambda_ci.credentials import Credentials
 from lambda_ci.errors import OperationFailed
 from lambda_ci.idtoken import IdToken
@@ -53,7 +54,7 @@ def _client(region: str, config: Config, **credentials: str):
     # The region's own endpoint, not the global one (older botocore defaulted to that);
     # AWS_ENDPOINT_URL still wins, which is how moto and proxies are reached.
     session.set_config_variable("sts_regional_endpoints", "regional")
-    return session.create_client("sts", region_name=region, config=config, **credentials)
+    return session.create_client("sts", region_name=region, config=aws.with_read_timeout(config), **credentials)
 
 
 def unsigned_client(region: str):

@@ -96,10 +96,16 @@ class Sandbox:
     @property
     def env(self) -> dict[str, str]:
         """The environment of git and gitlab-ci-local, hence of every job (gitlab-ci-local passes it on)."""
+        return self.environment()
+
+    def environment(self, path: Sequence[Path] | None = None,
+                    extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """`env`, with `path` in place of the venv's bin at the head of PATH (the job's "image": which
+        python3 and which lambda-ci a job finds), and `extra` variables set (None: removed)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE_PREFIXES)}
-        path = [str(VENV_BIN), *map(str, STACK_PATH), env.get("PATH", os.defpath)]
+        head = [VENV_BIN] if path is None else list(path)
         env.update(
-            PATH=os.pathsep.join(path),
+            PATH=os.pathsep.join([*map(str, head), *map(str, STACK_PATH), env.get("PATH", os.defpath)]),
             HOME=str(self.home),
             GIT_CONFIG_GLOBAL=str(self.gitconfig),
             GIT_CONFIG_NOSYSTEM="1",
@@ -107,28 +113,58 @@ class Sandbox:
             AWS_SHARED_CREDENTIALS_FILE=str(self.home / "no-aws-credentials"),
             NO_COLOR="1",
         )
+        for name, value in (extra or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         return env
 
     def publish_catalog(self, source: Path = ROOT, version: str | None = None) -> Catalog:
         """The catalog at `source` as GitLab would serve it at a tag: a bare repository, reached by URL."""
         version = version or str(yaml.safe_load((source / "catalog.yml").read_text())["version"])
+        return self.publish_releases([(version, source)])[version]
+
+    def publish_releases(self, releases: Sequence[tuple[str, Path]]) -> dict[str, Catalog]:
+        """Several versions of the catalog in one bare repository, as GitLab serves a project with release
+        tags: for each (version, tree) in order, a commit of that tree's files (what git would commit
+        from it now, or all of a plain folder) tagged `version` (annotated, as `lambda-ci release` tags)."""
         tree, bare = self.workdir / "catalog-tree", self.workdir / "lambda-ci.git"
         shutil.rmtree(tree, ignore_errors=True)
         shutil.rmtree(bare, ignore_errors=True)
         tree.mkdir()
-        copy_worktree(source, tree)
         env = self.env
         _git("init", "-q", cwd=tree, env=env)
-        _git("add", "-A", cwd=tree, env=env)
-        _git("commit", "-q", "-m", f"lambda-ci {version}", cwd=tree, env=env)
-        _git("tag", version, cwd=tree, env=env)
+        published = {}
+        for version, source in releases:
+            for entry in tree.iterdir():  # the previous release's files go: a commit is the whole tree
+                if entry.is_dir() and not entry.is_symlink():
+                    if entry.name != ".git":
+                        shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            if (source / ".git").exists():
+                copy_worktree(source, tree)
+            else:  # a folder prepared as a release (not a checkout): all of it
+                shutil.copytree(source, tree, symlinks=True, dirs_exist_ok=True)
+            _git("add", "-A", cwd=tree, env=env)
+            _git("commit", "-q", "--allow-empty", "-m", f"lambda-ci {version}", cwd=tree, env=env)
+            _git("tag", "-a", version, "-m", f"lambda-ci {version}", cwd=tree, env=env)
+            published[version] = _git("rev-parse", "HEAD", cwd=tree, env=env)
         _git("clone", "-q", "--bare", str(tree), str(bare), cwd=self.workdir, env=env)
-        sha = _git("rev-parse", "HEAD", cwd=tree, env=env)
         with self.gitconfig.open("a") as config:
             config.write(f'[url "{bare}"]\n'
                          f"\tinsteadOf = https://{HOST}/{CATALOG_PROJECT}.git\n"
                          f"\tinsteadOf = https://{HOST}:443/{CATALOG_PROJECT}.git\n")
-        return Catalog(bare, version, sha)
+        return {version: Catalog(bare, version, sha) for version, sha in published.items()}
+
+    def export(self, catalog: Catalog, target: Path) -> Path:
+        """The files of a published version (what its tag holds), as a folder: what its image is built from."""
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", f"--git-dir={catalog.bare}", "archive", catalog.version],
+                                 env=self.env, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        return target
 
     def consumer(self, name: str, source: Path | None = EXAMPLE,
                  files: Mapping[str, str] | None = None) -> Path:
@@ -152,9 +188,10 @@ class Sandbox:
         return repo
 
     def run(self, project: Path, variables: Mapping[str, str], jobs: Sequence[str] = (),
-            echo: bool = False) -> Pipeline:
+            echo: bool = False, path: Sequence[Path] | None = None,
+            env: Mapping[str, str | None] | None = None) -> Pipeline:
         """Run the project's pipeline (or only `jobs`); every variable reaches every job. `echo` prints
-        the log as it comes."""
+        the log as it comes. `path` and `env` change the jobs' environment (see `environment`)."""
         command = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--no-color",
                    "--max-job-name-padding", "0", "--home", str(self.home)]
         # gitlab-ci-local sets CI_PROJECT_DIR to /builds/<group>/<project> for any job with an `image:`,
@@ -167,7 +204,7 @@ class Sandbox:
         command += list(jobs)
         start = time.monotonic()
         # Its own process group, so that a timeout ends the jobs' shells too, not only gitlab-ci-local.
-        process = subprocess.Popen(command, cwd=project, env=self.env, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, cwd=project, env=self.environment(path, env), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
         timer = threading.Timer(PIPELINE_TIMEOUT, _kill_group, (process.pid,))
@@ -209,3 +246,41 @@ class Pipeline:
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.splitlines()[-lines:])
+
+
+# --- the jobs' Python: stand-ins for the catalog's image and for an image of the user's own ------------
+
+SITE_PACKAGES = Path("lib") / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+_LAMBDA_CI_FILES = re.compile(r"^(lambda_ci|lambda_ci-.*\.dist-info|_?_?editable.*lambda_ci.*)$")
+
+
+def dependencies(target: Path) -> Path:
+    """A folder of links to what the test venv has installed (boto3, jinja2, ..., pip, hatchling) minus
+    lambda-ci itself: the jobs' Python gets its packages without a download and never the machine's
+    lambda-ci."""
+    if target.exists():
+        return target
+    target.mkdir(parents=True)
+    installed = Path(sys.prefix) / SITE_PACKAGES
+    for entry in installed.iterdir():
+        if not _LAMBDA_CI_FILES.match(entry.name) and entry.suffix != ".pth":
+            (target / entry.name).symlink_to(entry)
+    return target
+
+
+def python_env(target: Path, dependencies_dir: Path) -> Path:
+    """A venv without pip whose sys.path also has `dependencies_dir` (a .pth path line: its own .pth
+    files are not run). Packages installed into it go into its own site-packages and bin. Its bin."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
+    (target / SITE_PACKAGES / "dependencies.pth").write_text(f"{dependencies_dir}\n")
+    return target / "bin"
+
+
+def image_env(target: Path, dependencies_dir: Path, tree: Path) -> Path:
+    """What the catalog's image is, at the commit of `tree`: a Python with lambda-ci installed from that
+    tree (the wheel, as the Containerfile installs it; offline, its dependencies are the links). Its bin."""
+    bin_dir = python_env(target, dependencies_dir)
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--disable-pip-version-check", str(tree)],
+                   env={**os.environ, "PIP_CONFIG_FILE": os.devnull}, capture_output=True, check=True)
+    return bin_dir

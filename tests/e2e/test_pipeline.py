@@ -4,6 +4,7 @@ OIDC issuer, asserting on what AWS holds afterwards."""
 from __future__ import annotations
 
 import json
+import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from tests.stack.example_pipeline import (
     ALIAS,
     FUNCTION,
     Deployed,
+    issued_secrets,
     job_variables,
     prepare_account,
     read_back,
 )
 from tests.stack.gitlab_ci_local import EXAMPLE, ROOT, Pipeline
+from tests.stack.leaks import find_secrets, token_secrets
 
 COMPONENTS = {"build", "package", "deploy-lambda", "oidc-auth"}
 
@@ -97,3 +100,20 @@ def test_no_log_shows_the_id_token(runs):
     for text in (runs.first.log, runs.second.log, *(path.read_text() for path in outputs)):
         assert runs.token not in text
         assert runs.token.split(".")[2] not in text  # not even the signature alone
+
+
+@pytest.mark.e2e
+def test_no_secret_in_any_log_artifact_dotenv_or_job_folder(runs, moto):
+    """Every STS-issued secret key and session token, and the ID token (with their base64 forms), scanned
+    for in both pipelines' logs and every file the runs left: job logs, artifacts, the dotenv report."""
+    # moto 5.2's /moto-api/data.json answers 500 once a Lambda function was ever created (one of its
+    # properties raises): STS's records are then out of reach here, and the scan looks for the ID token
+    # only. tests/e2e/test_oidc_auth.py scans the STS secrets of every auth mode, where no function exists.
+    try:
+        issued = issued_secrets(moto.url)
+    except urllib.error.HTTPError:
+        issued = set()
+    secrets = issued | token_secrets(runs.token)
+    places = [runs.first.log, runs.second.log, runs.consumer / ".gitlab-ci-local", runs.consumer / "lambda-ci.env",
+              runs.consumer / "dist"]
+    assert [str(hit) for hit in find_secrets(places, secrets)] == []

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_ci.interpolate import to_s
+from lambda_ci.ruby import to_s
 
 TYPES = ("array", "boolean", "number", "string")  # Ci::Inputs::Builder::TYPES
 

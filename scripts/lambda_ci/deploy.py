@@ -16,8 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_ci import aws, gitlab, lambda_api, many, release
 from lambda_ci.errors import BadInput
-from lambda_ci.lambda_api import call, failing, get_or_none, guard, wait
-from lambda_ci.plan import Current, Desired, Package, Plan, make_plan
+from lambda_ci.lambda_api import call, call_landed, failing, get_or_none, guard, wait
+from lambda_ci.plan import Current, Desired, Package, Plan, code_differs, configuration_changes, make_plan
 
 # Above this a zip cannot be sent in the request itself and must go through S3.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -169,23 +169,35 @@ def read_current(lam: Any, name: str, alias_name: str) -> Current:
 
 def apply_changes(boto: Any, lam: Any, plan: Plan, desired: Desired, bucket: str,
                   function: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Create, or update code then configuration; each waits until Lambda has finished it."""
+    """Create, or update code then configuration; each waits until Lambda has finished it. A change whose
+    answer was lost and whose retry was refused counts as made when AWS holds exactly it (call_landed)."""
     name = desired.name
     code = stage_code(boto, desired.package, name, bucket) if plan.create or plan.update_code else {}
+
+    def has_code() -> dict[str, Any] | None:
+        config = get_or_none(lam.get_function_configuration, FunctionName=name)
+        return config if config and not code_differs(desired, config) else None
+
+    def has_configuration() -> dict[str, Any] | None:
+        config = lam.get_function_configuration(FunctionName=name)
+        return config if not configuration_changes(desired, config) else None
+
     if plan.create is not None:
         with gitlab.section("create", f"Create {name}"):
-            call(lam.create_function, FunctionName=name, Code=code, Publish=False, **plan.create)
+            call_landed(lam.create_function, has_code, FunctionName=name, Code=code, Publish=False, **plan.create)
             return wait(lam, "function_active_v2", name)
     config = dict(function or {})
     if plan.update_code:
         with gitlab.section("update_code", f"Update the code of {name}"):
             architecture = {"Architectures": [desired.architecture]} if desired.architecture else {}
-            call(lam.update_function_code, FunctionName=name, **code, **architecture, **guard(config))
+            call_landed(lam.update_function_code, has_code, FunctionName=name, **code, **architecture,
+                        **guard(config))
             config = wait(lam, "function_updated_v2", name)
     if plan.configuration:
         with gitlab.section("update_configuration", f"Update the configuration of {name}"):
             print(f"changing: {', '.join(plan.changed_fields)}")
-            call(lam.update_function_configuration, FunctionName=name, **plan.configuration, **guard(config))
+            call_landed(lam.update_function_configuration, has_configuration, FunctionName=name,
+                        **plan.configuration, **guard(config))
             config = wait(lam, "function_updated_v2", name)
     return config
 

@@ -34,10 +34,17 @@ def describe(error: BaseException) -> str:
     if isinstance(error, ClientError):
         detail = error.response.get("Error", {})
         text = f"{detail.get('Code')}: {detail.get('Message')}"
-        if error_code(error) == "PreconditionFailedException":
-            text += " (the function changed while deploying: another deploy? run the job again)"
+        if error_code(error) == "PreconditionFailedException" or "different from current CodeSHA256" in text:
+            text += " (the function or alias was changed by someone else meanwhile: another deploy? run the job again)"
+        elif error_code(error) in ("ExpiredTokenException", "ExpiredToken"):
+            text += " (the job's AWS session expired or was revoked during the deploy: run the job again)"
         return text
     return str(error)
+
+
+def already_exists(error: ClientError) -> bool:
+    """A ResourceConflictException that says the thing exists: no waiting will cure it."""
+    return error_code(error) == "ResourceConflictException" and "already exist" in describe(error).lower()
 
 
 def call(method: Callable[..., Any], **kwargs: Any) -> Any:
@@ -47,10 +54,27 @@ def call(method: Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return method(**kwargs)
         except ClientError as error:
-            if error_code(error) != "ResourceConflictException" or attempt == CONFLICT_ATTEMPTS - 1:
+            if (error_code(error) != "ResourceConflictException" or already_exists(error)
+                    or attempt == CONFLICT_ATTEMPTS - 1):
                 raise
             time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
     raise AssertionError("unreachable")
+
+
+def call_landed(method: Callable[..., Any], landed: Callable[[], Any], **kwargs: Any) -> Any:
+    """call(), for a change guarded by RevisionId (or one that creates): when its answer was lost (a read
+    timeout, a reset connection) botocore sends it again, and the retry is refused, with
+    PreconditionFailedException or "already exists", because the first attempt was made. `landed()` reads
+    what AWS holds and returns it when it is the change asked for (None otherwise): that counts as done."""
+    try:
+        return call(method, **kwargs)
+    except ClientError as error:
+        if error_code(error) != "PreconditionFailedException" and not already_exists(error):
+            raise
+        made = landed()
+        if made is None:
+            raise
+        return made
 
 
 def get_or_none(method: Callable[..., Any], **kwargs: Any) -> Any:

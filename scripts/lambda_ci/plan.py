@@ -127,7 +127,7 @@ def make_plan(desired: Desired, current: Current) -> Plan:
     if current.function is None:
         return _create_plan(desired)
     function = current.function
-    update_code = _code_differs(desired, function)
+    update_code = code_differs(desired, function)
     configuration = configuration_changes(desired, function)
     alias = current.alias
     release = bool(update_code or configuration or _release_differs(desired, current))
@@ -171,7 +171,7 @@ def _create_plan(desired: Desired) -> Plan:
     return Plan(desired.name, create, release=True, lines=lines)
 
 
-def _code_differs(desired: Desired, config: Mapping[str, Any]) -> bool:
+def code_differs(desired: Desired, config: Mapping[str, Any]) -> bool:
     # The architecture is part of the code in Lambda's API (UpdateFunctionCode sets it).
     architecture_differs = bool(desired.architecture) and desired.architecture != _architecture(config)
     return config.get("CodeSha256") != desired.package.code_sha256 or architecture_differs
@@ -198,7 +198,7 @@ def _release_differs(desired: Desired, current: Current) -> bool:
         return True
     if weights(current.alias):
         return True
-    return _code_differs(desired, current.released) or bool(configuration_changes(desired, current.released))
+    return code_differs(desired, current.released) or bool(configuration_changes(desired, current.released))
 
 
 def weights(alias: Mapping[str, Any]) -> dict[str, float]:

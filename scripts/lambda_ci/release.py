@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambda_ci import gitlab
 from lambda_ci.errors import BadInput, OperationFailed
-from lambda_ci.lambda_api import call, describe
+from lambda_ci.lambda_api import call, call_landed, describe, error_code
+from lambda_ci.plan import weights as weights_of
 
 ALARM_POLL_SECONDS = 10
 _PREVIOUS = re.compile(r"lambda-ci: previous=(\d+)")
@@ -91,13 +94,34 @@ def contains(actual: Any, expected: Any) -> bool:
     return actual == expected
 
 
-def point_alias(lam: Any, name: str, alias: str, version: str, description: str, exists: bool = True) -> None:
-    """All traffic of the alias on one version, in one call."""
+def move_alias(lam: Any, name: str, alias: str, version: str, description: str, revision: str = "",
+               shares: Mapping[str, float] | None = None, exists: bool = True) -> str:
+    """The alias on `version`, with `shares` of its traffic routed to others (none: all on `version`),
+    in one call; returns its new RevisionId. Given the RevisionId it was read with, the call fails with
+    PreconditionFailedException if anyone moved the alias since (another deploy, a rollback): it never
+    overwrites a release it has not seen. A retry refused because the first attempt landed is success."""
     args = {"FunctionName": name, "Name": alias, "FunctionVersion": version, "Description": description}
+    routing = dict(shares or {})
+
+    def landed() -> Mapping[str, Any] | None:
+        now = lam.get_alias(FunctionName=name, Name=alias)
+        mine = (now["FunctionVersion"], weights_of(now), now.get("Description", "")) == (version, routing, description)
+        return now if mine else None
+
     if exists:
-        call(lam.update_alias, **args, RoutingConfig={"AdditionalVersionWeights": {}})
+        guard = {"RevisionId": revision} if revision else {}
+        answer = call_landed(lam.update_alias, landed, **args, RoutingConfig={"AdditionalVersionWeights": routing},
+                             **guard)
     else:
-        call(lam.create_alias, **args)
+        answer = call_landed(lam.create_alias, landed, **args,
+                             **({"RoutingConfig": {"AdditionalVersionWeights": routing}} if routing else {}))
+    return answer.get("RevisionId", "")
+
+
+def point_alias(lam: Any, name: str, alias: str, version: str, description: str, exists: bool = True,
+                revision: str = "") -> str:
+    """All traffic of the alias on one version, in one call."""
+    return move_alias(lam, name, alias, version, description, revision, exists=exists)
 
 
 def release(lam: Any, cloudwatch: Any, rollout: Rollout, name: str, alias: Mapping[str, Any] | None,
@@ -115,32 +139,53 @@ def release(lam: Any, cloudwatch: Any, rollout: Rollout, name: str, alias: Mappi
     description = record(old) if old != new else alias.get("Description", "")
     # Traffic can only be split with an older version; a first release goes all at once.
     shares = rollout.steps()[:-1] if old not in (None, new) else []
+    # Every move is guarded by the RevisionId of the alias as this deploy last left it (or read it).
+    revision = (alias or {}).get("RevisionId", "")
+    moved = False  # whether this deploy has changed the alias: only then is there anything to put back
     try:
         for share in shares:
             header = f"Alias {alias_name}: {share:.0%} of traffic on version {new} for {rollout.interval}s"
             with gitlab.section(f"alias_{alias_name}_{new}_{round(share * 100)}", header):
                 # The alias stays on `old`; the weight routes a share of its invocations to `new`.
-                call(lam.update_alias, FunctionName=name, Name=alias_name, FunctionVersion=old,
-                     Description=description, RoutingConfig={"AdditionalVersionWeights": {new: share}})
+                revision = move_alias(lam, name, alias_name, old, description, revision, {new: share})
+                moved = True
                 _watch(cloudwatch, rollout.alarms, rollout.interval)
                 _smoke_test(lam, name, new, rollout, f"at {share:.0%}")
         with gitlab.section(f"alias_{alias_name}_{new}", f"Alias {alias_name}: all traffic on version {new}"):
-            point_alias(lam, name, alias_name, new, description, exists=alias is not None)
+            revision = point_alias(lam, name, alias_name, new, description, exists=alias is not None,
+                                   revision=revision)
+            moved = True
             _check_alarms(cloudwatch, rollout.alarms)
     except BaseException as error:
-        _go_back(lam, name, alias, alias_name, error)
+        if not moved:
+            _not_moved(alias, alias_name, error)
+            raise
+        _go_back(lam, name, alias, alias_name, error, revision)
         raise
 
 
+def _not_moved(alias: Mapping[str, Any] | None, alias_name: str, error: BaseException) -> None:
+    """The release failed before this deploy changed the alias: it stays as it is, whoever set it."""
+    if not isinstance(error, Exception):
+        return  # an interruption is re-raised as it is
+    if isinstance(error, ClientError) and error_code(error) == "PreconditionFailedException":
+        raise OperationFailed(f"{describe(error)}; alias {alias_name} was moved by someone else meanwhile and "
+                              "is left as they set it") from None
+    where = f"alias {alias_name} stays on version {alias['FunctionVersion']}" if alias else \
+        f"alias {alias_name} was not created"
+    raise OperationFailed(f"{describe(error)}; {where}") from None
+
+
 def _go_back(lam: Any, name: str, alias: Mapping[str, Any] | None, alias_name: str,
-             error: BaseException) -> None:
-    """Put the alias back as it was before the release (its record too), or say why it cannot be."""
+             error: BaseException, revision: str = "") -> None:
+    """Put the alias back as it was before the release (its record too), or say why it cannot be. Guarded
+    by the RevisionId this deploy left the alias with: a release someone else made since is not undone."""
     if alias is None:
         raise OperationFailed(f"{describe(error)} (first release of alias {alias_name}: there is no "
                               "earlier version to go back to)") from None
     old = alias["FunctionVersion"]
     try:
-        point_alias(lam, name, alias_name, old, alias.get("Description", ""))
+        point_alias(lam, name, alias_name, old, alias.get("Description", ""), revision=revision)
     except Exception as second:
         raise OperationFailed(f"{describe(error)}; putting alias {alias_name} back on version {old} "
                               f"failed too: {describe(second)}") from None

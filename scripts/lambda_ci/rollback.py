@@ -42,6 +42,7 @@ def run(settings: Mapping[str, Any]) -> int:
             # Recording the version we leave makes a second rollback undo the first; a rollback that only
             # ends a traffic split (a canary cut short) leaves the record as it is.
             description = release.record(now) if target != now else alias.get("Description", "")
-            release.point_alias(lam, name, alias_name, target, description)
+            # Guarded: a deploy that moved the alias since it was read here makes this fail, not vanish.
+            release.point_alias(lam, name, alias_name, target, description, revision=alias.get("RevisionId", ""))
     print(f"{name}: alias {alias_name} rolled back {now} -> {target} ({time.monotonic() - started:.1f}s)")
     return 0

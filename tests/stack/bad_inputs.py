@@ -126,6 +126,9 @@ def baseline(command: str, fx: Fixtures, out: Path) -> list[str]:
         "bootstrap": ["bootstrap", "--gitlab-url=https://gitlab.example.com", "--project=acme/app",
                       f"--account-id={ACCOUNT}", "--apply"],
         "audit-role": ["audit-role", "--role-name=gitlab-acme-app-deploy"],
+        # Touches no AWS (it reads and tags the catalog's git tree): only its usage errors are tried here;
+        # tests/unit/test_release.py has its checks.
+        "release": ["release", "0.1.0", "--dry-run"],
     }[command]
 
 

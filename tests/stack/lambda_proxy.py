@@ -12,6 +12,15 @@ Clients reach it as AWS_ENDPOINT_URL; it forwards every request to moto and chan
 - Invoke (RequestResponse) runs the deployed handler in a subprocess of this Python and answers as
   Lambda does: the JSON result, or X-Amz-Function-Error: Unhandled with errorMessage, errorType, stackTrace.
 
+- the guards moto does not enforce: every $LATEST and alias answer carries a RevisionId that changes with
+  each change; UpdateFunctionCode, UpdateFunctionConfiguration, PublishVersion and UpdateAlias given an
+  old RevisionId get 412 PreconditionFailedException, and PublishVersion given a CodeSha256 other than
+  $LATEST's gets InvalidParameterValueException; PublishVersion of an unchanged $LATEST returns the version
+  already published from it (as Lambda does), instead of moto's duplicate;
+- faults (`faults`, tests/stack/faults.py): transient ones at a seeded rate, permanent ones, an expired
+  session, and holds that let a test kill the client at a given call; every alias change is recorded in
+  `alias_log`, and the keys STS hands out in `secrets`, for the reliability figures.
+
 moto's Code.Location is not a URL that serves the zip, so the proxy keeps the zips it forwards
 (CreateFunction and UpdateFunctionCode, inline or from moto's S3) by their SHA-256, and Invoke takes the
 code whose hash GetFunction reports for the qualifier: exactly the code Lambda would run for it.
@@ -26,6 +35,8 @@ import json
 import random
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,6 +52,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
+
+from tests.stack.faults import Fault, Faults, Request, classify
 
 # Headers about this one connection, which a proxy must not pass on (RFC 9110, 7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -114,6 +127,37 @@ class Answer:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    delay: float = 0.0  # seconds to wait before answering (a slow answer)
+
+
+DROP = Answer(0, [], b"")  # close the connection without answering
+
+
+def _sts_error(status: int, code: str, message: str) -> Answer:
+    body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId>"
+            "</ErrorResponse>").encode()
+    return Answer(status, [("Content-Type", "text/xml")], body)
+
+
+def _fault_answer(fault: Fault, request: Request) -> Answer:
+    if request.service == "sts":
+        return _sts_error(fault.status, fault.code, fault.message)
+    return _error(fault.status, fault.code, fault.message)
+
+
+def _as_lambda(answer: Answer) -> Answer:
+    """moto says ConflictException where Lambda says ResourceConflictException (an alias that exists)."""
+    kind = next((v for n, v in answer.headers if n.lower() == "x-amzn-errortype"), "")
+    if answer.status != 409 or not kind.startswith("ConflictException"):
+        return answer
+    headers = [(n, v) for n, v in answer.headers if n.lower() != "x-amzn-errortype"]
+    return Answer(409, [*headers, ("x-amzn-ErrorType", "ResourceConflictException")], answer.body, answer.delay)
+
+
+_PRECONDITION = ("The Revision Id provided does not match the latest Revision Id. Call the {} API to retrieve "
+                 "the latest Revision Id")
+_STS_SECRETS = re.compile(rb"<(SecretAccessKey|SessionToken)>([^<]+)</")
 
 
 def _error(status: int, code: str, message: str, **extra: str) -> Answer:
@@ -132,7 +176,9 @@ class LambdaProxy:
         self._lambda = boto3.client("lambda", endpoint_url=upstream, **keys)
         self._s3 = boto3.client("s3", endpoint_url=upstream, **keys)
         self._lock = threading.Lock()
+        self._guard_lock = threading.Lock()  # a guarded change is checked and made as one step
         self._updates: dict[str, _Update] = {}
+        self.faults = Faults()
         self.reset()
 
     # --- what a test sets -------------------------------------------------------------------------------
@@ -146,6 +192,13 @@ class LambdaProxy:
             self._throttle_fraction = 0.0
             self.throttled = 0  # how many calls were answered 429, for tests to check they happened
             self.conflicts = 0  # how many updates were answered 409
+            self.guarded = 0  # how many changes the RevisionId / CodeSha256 guards refused
+            self._revisions: dict[str, str] = {}  # function -> RevisionId of $LATEST
+            self._alias_revisions: dict[tuple[str, str], str] = {}
+            self._published: dict[str, tuple[str, str]] = {}  # function -> ($LATEST's RevisionId, version)
+            self.alias_log: list[tuple[str, str, str, dict[str, float]]] = []  # function, alias, version, weights
+            self.secrets: set[str] = set()  # what STS handed out through this proxy
+        self.faults.reset()
 
     def settle_after(self, reads: int = 0, seconds: float = 0.0) -> None:
         """Every later create or update stays in progress for `reads` status reads and `seconds`."""
@@ -166,6 +219,127 @@ class LambdaProxy:
     # --- what the handler calls -------------------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
+        """The answer to one request: held, faulted, or with Lambda's behaviour."""
+        request = classify(method, target, headers, body)
+        hold = self.faults.held(request)
+        if hold is not None:
+            hold.released.wait(60)
+            if hold.applied:
+                self._behave(request, method, target, headers, body)
+            hold.done.set()
+            return DROP
+        fault = self.faults.decide(request)
+        if fault is None:
+            return self._behave(request, method, target, headers, body)
+        if fault.kind == "reset":
+            return DROP
+        if fault.kind == "slow":
+            answer = self._behave(request, method, target, headers, body)
+            return Answer(answer.status, answer.headers, answer.body, delay=self.faults.slow_seconds)
+        return _fault_answer(fault, request)
+
+    def _behave(self, request: Request, method: str, target: str, headers: list[tuple[str, str]],
+                body: bytes) -> Answer:
+        if request.operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion",
+                                 "CreateFunction", "CreateAlias", "UpdateAlias", "DeleteFunction"):
+            with self._guard_lock:
+                refused = self._refused(request, target, body)
+                if refused is not None:
+                    return refused
+                answer = _as_lambda(self._lambda_behaviour(method, target, headers, body))
+                return self._revised(request, target, body, answer)
+        answer = self._lambda_behaviour(method, target, headers, body)
+        if request.operation == "AssumeRoleWithWebIdentity" and answer.status == 200:
+            with self._lock:
+                self.secrets.update(value.decode() for _, value in _STS_SECRETS.findall(answer.body))
+        if request.operation in ("GetFunction", "GetFunctionConfiguration", "GetAlias", "ListAliases"):
+            return self._revised(request, target, body, answer)
+        return answer
+
+    # --- RevisionId and CodeSha256 guards, PublishVersion's de-duplication --------------------------------
+
+    def _revision(self, name: str) -> str:
+        with self._lock:
+            return self._revisions.setdefault(name, str(uuid.uuid4()))
+
+    def _alias_revision(self, name: str, alias: str) -> str:
+        with self._lock:
+            return self._alias_revisions.setdefault((name, alias), str(uuid.uuid4()))
+
+    def _refuse(self, code: str, message: str, status: int = 412) -> Answer:
+        with self._lock:
+            self.guarded += 1
+        return _error(status, code, message)
+
+    def _refused(self, request: Request, target: str, body: bytes) -> Answer | None:
+        name = request.function
+        given = json.loads(body or b"{}") if request.method != "DELETE" else {}
+        if request.operation == "UpdateAlias":
+            if given.get("RevisionId") and given["RevisionId"] != self._alias_revision(name, request.alias):
+                return self._refuse("PreconditionFailedException", _PRECONDITION.format("GetAlias"))
+            return None
+        if request.operation not in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"):
+            return None
+        if given.get("RevisionId") and given["RevisionId"] != self._revision(name):
+            return self._refuse("PreconditionFailedException", _PRECONDITION.format("GetFunction"))
+        if request.operation == "PublishVersion" and given.get("CodeSha256"):
+            try:
+                latest = self._lambda.get_function_configuration(FunctionName=name)["CodeSha256"]
+            except self._lambda.exceptions.ResourceNotFoundException:
+                return None
+            if latest != given["CodeSha256"]:
+                return self._refuse("InvalidParameterValueException",
+                                    f"CodeSHA256 ({given['CodeSha256']}) is different from current CodeSHA256 in "
+                                    f"$LATEST ({latest}). Please try again from the previous step.", status=400)
+        if request.operation == "PublishVersion":
+            with self._lock:
+                published = self._published.get(name)
+            if published and published[0] == self._revision(name):
+                # $LATEST has not changed since it was published: Lambda answers with that version.
+                config = self._lambda.get_function_configuration(FunctionName=name, Qualifier=published[1])
+                config.pop("ResponseMetadata", None)
+                config["RevisionId"] = self._version_revision(name, published[1])
+                return Answer(201, [("Content-Type", "application/json")], json.dumps(config).encode())
+        return None
+
+    def _version_revision(self, name: str, version: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{version}:{self._revision(name)}"))
+
+    def _revised(self, request: Request, target: str, body: bytes, answer: Answer) -> Answer:
+        """After a change: the new RevisionId (and the alias log); on every answer: the current one."""
+        if answer.status // 100 != 2 or not answer.body:
+            return answer
+        name, operation = request.function, request.operation
+        document = json.loads(answer.body)
+        with self._lock:
+            if operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
+                self._revisions[name] = str(uuid.uuid4())
+                if operation == "CreateFunction":
+                    self._published.pop(name, None)
+            elif operation == "DeleteFunction" and "Qualifier=" not in target:
+                self._revisions.pop(name, None)
+                self._published.pop(name, None)
+            elif operation in ("CreateAlias", "UpdateAlias"):
+                alias = document.get("Name") or request.alias
+                self._alias_revisions[(name, alias)] = str(uuid.uuid4())
+                weights = dict((document.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+                self.alias_log.append((name, alias, document.get("FunctionVersion", ""), weights))
+        if operation == "PublishVersion":
+            with self._lock:
+                self._published[name] = (self._revisions.setdefault(name, str(uuid.uuid4())), document["Version"])
+        if operation in ("CreateAlias", "UpdateAlias", "GetAlias"):
+            document["RevisionId"] = self._alias_revision(name, document.get("Name") or request.alias)
+        elif operation == "ListAliases":
+            for alias in document.get("Aliases", []):
+                alias["RevisionId"] = self._alias_revision(name, alias["Name"])
+        else:
+            config = document.get("Configuration", document)
+            version = config.get("Version", "$LATEST")
+            config["RevisionId"] = self._revision(name) if version == "$LATEST" else \
+                self._version_revision(name, version)
+        return Answer(answer.status, answer.headers, json.dumps(document).encode(), answer.delay)
+
+    def _lambda_behaviour(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         split = urlsplit(target)
         match = _FUNCTIONS.match(split.path)
         if not match:
@@ -342,8 +516,29 @@ def _handler(proxy: LambdaProxy) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            if proxy.faults.upload_reset(self.command, self.path):
+                self.rfile.read(length // 2)  # mid-upload
+                self._reset()
+                return
+            body = self.rfile.read(length)
             answer = proxy.handle(self.command, self.path, list(self.headers.items()), body)
+            if answer is DROP:
+                self._reset()
+                return
+            if answer.delay:
+                time.sleep(answer.delay)
+            try:
+                self._answer(answer)
+            except OSError:  # the client gave up waiting (a slow answer): as with AWS, nobody hears it
+                self.close_connection = True
+
+        def _reset(self) -> None:
+            # RST instead of FIN: the client sees its connection reset, as on a network fault.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+
+        def _answer(self, answer: Answer) -> None:
             self.send_response_only(answer.status)
             for name, value in answer.headers:
                 self.send_header(name, value)

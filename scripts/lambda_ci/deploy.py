@@ -4,10 +4,11 @@ create or update code and configuration, publish, release through the alias, pru
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,11 @@ def run(settings: Mapping[str, Any]) -> int:
     return 0
 
 
-def deploy_one(settings: Mapping[str, Any]) -> Deployed:
+def deploy_one(settings: Mapping[str, Any], clients: lambda_api.Clients | None = None) -> Deployed:
     started = time.monotonic()
     desired, rollout = _read_inputs(settings)  # every check on inputs, before any AWS call
-    boto = lambda_api.session(settings)
-    lam = aws.client("lambda", boto_session=boto)
+    connect = functools.partial((clients or lambda_api.Clients()).get, settings=settings)
+    lam = connect("lambda")
     name = desired.name
 
     with failing(f"reading {name}"), gitlab.section("plan", f"Plan for {name}"):
@@ -80,7 +81,7 @@ def deploy_one(settings: Mapping[str, Any]) -> Deployed:
         plan = make_plan(desired, current)
         for line in plan.lines:
             print(f"  {line}")
-    console = console_url(boto.region_name, name)
+    console = console_url(lam.meta.region_name, name)
     print(f"console: {console}")
     if settings["dry_run"]:
         print("dry run: nothing changed")
@@ -89,7 +90,7 @@ def deploy_one(settings: Mapping[str, Any]) -> Deployed:
                         desired.package.code_sha256, console, time.monotonic() - started)
 
     with failing(f"deploying {name}"):
-        outcome = apply(boto, lam, plan, desired, current, rollout, settings["s3_bucket"])
+        outcome = apply(connect, lam, plan, desired, current, rollout, settings["s3_bucket"])
     done = outcome.done + (_prune(lam, name, settings["keep_versions"]) if settings["keep_versions"] else [])
     seconds = time.monotonic() - started
     print(f"{name}: {', '.join(done) or 'nothing to do'}; alias {desired.alias} on version {outcome.version} "
@@ -106,14 +107,14 @@ def _read_inputs(settings: Mapping[str, Any]) -> tuple[Desired, release.Rollout]
     return Desired.from_settings(settings, package), release.Rollout.from_settings(settings)
 
 
-def apply(boto: Any, lam: Any, plan: Plan, desired: Desired, current: Current, rollout: release.Rollout,
-          bucket: str) -> Outcome:
+def apply(connect: Callable[[str], Any], lam: Any, plan: Plan, desired: Desired, current: Current,
+          rollout: release.Rollout, bucket: str) -> Outcome:
     recorded = release.recorded_previous(current.alias) if current.alias else None
     if not plan.release:
         return Outcome(dict(current.function or {}), plan.previous or "", recorded, [])
-    config = apply_changes(boto, lam, plan, desired, bucket, current.function)
+    config = apply_changes(connect, lam, plan, desired, bucket, current.function)
     version = publish(lam, desired.name, desired.package, config)
-    release.release(lam, aws.client("cloudwatch", boto_session=boto), rollout, desired.name, current.alias,
+    release.release(lam, connect("cloudwatch"), rollout, desired.name, current.alias,
                     desired.alias, version)
     done = _changes(plan)
     if version == plan.previous:
@@ -167,12 +168,12 @@ def read_current(lam: Any, name: str, alias_name: str) -> Current:
     return Current(config, alias, released)
 
 
-def apply_changes(boto: Any, lam: Any, plan: Plan, desired: Desired, bucket: str,
+def apply_changes(connect: Callable[[str], Any], lam: Any, plan: Plan, desired: Desired, bucket: str,
                   function: Mapping[str, Any] | None) -> dict[str, Any]:
     """Create, or update code then configuration; each waits until Lambda has finished it. A change whose
     answer was lost and whose retry was refused counts as made when AWS holds exactly it (call_landed)."""
     name = desired.name
-    code = stage_code(boto, desired.package, name, bucket) if plan.create or plan.update_code else {}
+    code = stage_code(connect, desired.package, name, bucket) if plan.create or plan.update_code else {}
 
     def has_code() -> dict[str, Any] | None:
         config = get_or_none(lam.get_function_configuration, FunctionName=name)
@@ -202,13 +203,13 @@ def apply_changes(boto: Any, lam: Any, plan: Plan, desired: Desired, bucket: str
     return config
 
 
-def stage_code(boto: Any, package: Package, name: str, bucket: str) -> dict[str, Any]:
+def stage_code(connect: Callable[[str], Any], package: Package, name: str, bucket: str) -> dict[str, Any]:
     """The code argument: the zip itself, or an S3 object whose key is the zip's hash, so the same
     bytes are never uploaded twice."""
     if not bucket:
         return {"ZipFile": package.path.read_bytes()}
     key = f"lambda-ci/{name}/{package.sha256_hex}.zip"
-    s3 = aws.client("s3", boto_session=boto)
+    s3 = connect("s3")
     with gitlab.section("upload", f"Upload to s3://{bucket}/{key}"):
         head = get_or_none(s3.head_object, Bucket=bucket, Key=key) or {}
         same = (head.get("ContentLength"), head.get("Metadata", {}).get("code-sha256"))

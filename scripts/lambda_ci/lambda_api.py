@@ -4,6 +4,7 @@ ResourceConflictException, waiters, and AWS errors as one line."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from lambda_ci import oidc
+from lambda_ci import aws, oidc
 from lambda_ci.errors import OperationFailed
 
 CONFLICT_ATTEMPTS = 8
@@ -24,6 +25,29 @@ def session(settings: Mapping[str, Any]) -> boto3.Session:
     """The one place deploy and rollback get AWS credentials from: the role assumed with the job's ID
     token when role_arn is set (oidc-auth's code path, refreshed in-process), else the job's own."""
     return oidc.session(settings)
+
+
+# The settings that decide whose credentials a client carries.
+_IDENTITY = ("role_arn", "aws_region", "audience", "session_duration", "session_name")
+
+
+class Clients:
+    """The AWS clients of one command, built once per identity and service. `--functions` shares one
+    instance across its threads: boto3 clients are thread-safe (sessions are not), and each costs tens of
+    milliseconds to build and, with a role, an STS call."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str, settings: Mapping[str, Any]) -> Any:
+        identity = tuple(str(settings.get(key, "")) for key in _IDENTITY)
+        with self._lock:
+            if identity not in self._built:
+                self._built[identity] = session(settings)
+            if (identity, service) not in self._built:
+                self._built[identity, service] = aws.client(service, boto_session=self._built[identity])
+            return self._built[identity, service]
 
 
 def error_code(error: ClientError) -> str:

@@ -7,6 +7,7 @@ finishes its own deploy (or its own rollback), so none is left half-done, and th
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from lambda_ci import gitlab, inputs, release, render
+from lambda_ci import gitlab, inputs, lambda_api, release, render
 from lambda_ci.errors import BadInput, LambdaCIError
 
 MAX_WORKERS = 8  # Lambda's control plane throttles above a few requests per second per account
@@ -77,12 +78,14 @@ def read_functions(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     return resolved
 
 
-def run(settings: Mapping[str, Any], deploy_one: Callable[[Mapping[str, Any]], Any]) -> int:
+def run(settings: Mapping[str, Any], deploy_one: Callable[..., Any]) -> int:
     functions = read_functions(settings)
+    # One set of clients for every function: built once per identity (one STS call per role), not 50 times.
+    deploy = functools.partial(deploy_one, clients=lambda_api.Clients())
     started = time.monotonic()
     rows: dict[str, Row] = {}
     with _output_per_thread() as local, ThreadPoolExecutor(min(MAX_WORKERS, len(functions)), "deploy") as pool:
-        futures = [pool.submit(_captured, local, _deploy, deploy_one, f) for f in functions]
+        futures = [pool.submit(_captured, local, _deploy, deploy, f) for f in functions]
         try:
             for future in as_completed(futures):
                 row, log = future.result()

@@ -11,9 +11,10 @@ import http.client
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.stack.loopback import QuietHandler, loopback_server
 
 # Headers about this one connection, which a proxy must not pass on (RFC 9110, 7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -52,7 +53,7 @@ class CountingProxy:
 
 
 def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as with AWS: a new connection per call would be unfair
 
         def _forward(self) -> None:
@@ -91,24 +92,13 @@ def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the counts are the record
-            pass
-
     return Handler
 
 
 @contextmanager
 def counting_proxy(upstream: str):
     """A proxy to `upstream` (moto's URL) on a free loopback port until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
-    proxy = CountingProxy(server.server_address[1], upstream)
-    server.RequestHandlerClass = _handler(proxy)
-    thread = threading.Thread(target=server.serve_forever, name="counting-proxy", daemon=True)
-    thread.start()
-    try:
+    with loopback_server("counting-proxy") as server:
+        proxy = CountingProxy(server.server_address[1], upstream)
+        server.RequestHandlerClass = _handler(proxy)
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -46,7 +46,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -54,6 +54,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 
 from tests.stack.faults import Fault, Faults, Request, classify
+from tests.stack.loopback import QuietHandler, loopback_server
 
 # Headers about this one connection, which a proxy must not pass on (RFC 9110, 7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -512,7 +513,7 @@ def _request_id() -> str:
 
 
 def _handler(proxy: LambdaProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
@@ -550,26 +551,17 @@ def _handler(proxy: LambdaProxy) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
     return Handler
 
 
 @contextmanager
 def lambda_proxy(upstream: str):
     """The proxy to `upstream` (moto's URL) on a free loopback port until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
     cache = Path(tempfile.mkdtemp(prefix="lambda-proxy-"))
-    proxy = LambdaProxy(server.server_address[1], upstream, cache)
-    server.RequestHandlerClass = _handler(proxy)
-    thread = threading.Thread(target=server.serve_forever, name="lambda-proxy", daemon=True)
-    thread.start()
     try:
-        yield proxy
+        with loopback_server("lambda-proxy") as server:
+            proxy = LambdaProxy(server.server_address[1], upstream, cache)
+            server.RequestHandlerClass = _handler(proxy)
+            yield proxy
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         shutil.rmtree(cache, ignore_errors=True)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.stack.loopback import QuietHandler, loopback_server
 
 JWKS_PATH = "/oauth/discovery/keys"
 LIFETIME = 3600  # seconds, GitLab's default for a job that has the default timeout
@@ -103,7 +104,7 @@ class OidcIssuer:
 
 
 def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             documents = {"/.well-known/openid-configuration": issuer.configuration, JWKS_PATH: issuer.jwks}
             document = documents.get(self.path.split("?")[0])
@@ -114,23 +115,13 @@ def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read their own output
-            pass
-
     return Handler
 
 
 @contextmanager
 def oidc_issuer():
     """An issuer serving on a free loopback port until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    issuer = OidcIssuer(server.server_address[1])
-    server.RequestHandlerClass = _handler(issuer)
-    thread = threading.Thread(target=server.serve_forever, name="oidc-issuer", daemon=True)
-    thread.start()
-    try:
+    with loopback_server("oidc-issuer") as server:
+        issuer = OidcIssuer(server.server_address[1])
+        server.RequestHandlerClass = _handler(issuer)
         yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

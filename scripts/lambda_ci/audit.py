@@ -25,6 +25,8 @@ def _read_file(path: str) -> dict[str, Any]:
         document = json.loads(Path(path).read_text())
     except OSError as error:
         raise BadInput(f"`policy_file` input: cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"`policy_file` input: {path} is not a JSON document (not UTF-8 text)") from None
     except json.JSONDecodeError as error:
         raise BadInput(f"`policy_file` input: {path} is not JSON ({error.msg}, line {error.lineno})") from None
     if isinstance(document, dict) and "AssumeRolePolicyDocument" in document.get("Role", {}):

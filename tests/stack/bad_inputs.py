@@ -386,7 +386,8 @@ def bootstrap_cases(fx: Fixtures, out: Path) -> st.SearchStrategy[Case]:
         "project": st.one_of(TEXT, st.sampled_from(["acme", "acme/", "/acme", "acme/app\nx", "ac me/app"])),
         "ref": st.sampled_from(["main\n", "a b", "refs:heads", "\tmain", "main\u2028"]),
         "function_name": st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True).flatmap(
-            lambda good: st.tuples(st.just(good), SPICE).map(lambda p: p[0] + p[1])),
+            lambda good: st.tuples(st.just(good), SPICE).map(lambda p: p[0] + p[1])).filter(
+            lambda name: not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name)),  # a "-" or short name stays valid
         "execution_role_arn": st.one_of(TEXT.filter(bool), st.just(f"arn:aws:iam::{ACCOUNT}:role/x\n")),
         "s3_bucket": st.sampled_from(["A", "ab", "bucket_", "bucket\n", "-bucket", "b" * 64]),
         "role_name": st.sampled_from(["a b", "é", "x" * 65, "role\n", "a/b"]),

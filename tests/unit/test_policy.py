@@ -232,6 +232,15 @@ def test_audit_bad_policy_file(tmp_path, capsys):
     assert "is not JSON" in capsys.readouterr().err
 
 
+def test_audit_binary_policy_file_is_a_bad_input(tmp_path, capsys):
+    # Found by `make reliability`'s sweep: a zip given as the policy was an internal error (exit 1).
+    path = tmp_path / "function.zip"
+    path.write_bytes(b"PK\x03\x04\xb4\xff")
+    assert cli.main(["audit-role", "--policy-file", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"lambda-ci audit-role: `policy_file` input: {path} is not a JSON document (not UTF-8 text)\n")
+
+
 def test_apply_adds_the_audience_to_an_existing_provider():
     """moto 5.2 has no AddClientIdToOpenIDConnectProvider: IAM's answers are stubbed here."""
     iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.stack.moto_server import moto_server
+from tests.stack.oidc_issuer import oidc_issuer
 
 
 @pytest.fixture(scope="session")
@@ -10,6 +11,13 @@ def moto():
     """One moto server for the session; `aws` resets it for each test that uses it."""
     with moto_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def issuer():
+    """GitLab's identity: a local OIDC issuer that signs ID tokens, for the session."""
+    with oidc_issuer() as running:
+        yield running
 
 
 @pytest.fixture

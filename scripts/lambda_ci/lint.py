@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from lambda_ci import catalog, inputs, render
+from lambda_ci import catalog, gitlab_yaml, inputs, render
 from lambda_ci.errors import BadInput
 
 # host, then the project path and the component name, then the version after @.
@@ -57,7 +57,7 @@ def run(settings: Mapping[str, Any]) -> int:
 
 def load(path: str) -> list[Any]:
     try:
-        documents = render.load_documents(Path(path).read_text())
+        documents = gitlab_yaml.load_documents(Path(path).read_text())
     except OSError as error:
         raise BadInput(f"{path}: {error.strerror}") from None
     except yaml.YAMLError as error:
@@ -146,7 +146,7 @@ def gitlab_schema() -> dict[str, Any]:
 
 def plain(node: Any) -> Any:
     """The document as GitLab's schema sees it: a `!reference` is its list."""
-    if isinstance(node, render.Reference):
+    if isinstance(node, gitlab_yaml.Reference):
         return plain(node.path)
     if isinstance(node, dict):
         return {key: plain(value) for key, value in node.items()}

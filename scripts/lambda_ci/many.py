@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from lambda_ci import gitlab, inputs, lambda_api, release, render
+from lambda_ci import gitlab, gitlab_yaml, inputs, lambda_api, release
 from lambda_ci.errors import BadInput, LambdaCIError
 
 MAX_WORKERS = 8  # Lambda's control plane throttles above a few requests per second per account
@@ -45,8 +45,8 @@ def read_functions(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each item's settings: its own inputs over the command's, validated like the command's."""
     path = Path(settings["functions"])
     try:
-        # render's loader: bounded, so a recursive alias or an alias bomb is a YAML error like any other.
-        items = yaml.load(path.read_text(), Loader=render.Loader)
+        # GitLab's YAML loader: bounded, so a recursive alias or an alias bomb is a YAML error like any other.
+        items = yaml.load(path.read_text(), Loader=gitlab_yaml.Loader)
     except OSError as error:
         raise BadInput(f"`functions` input: cannot read {path}: {error.strerror}") from None
     except (yaml.YAMLError, UnicodeDecodeError):

@@ -1,6 +1,7 @@
-"""The stack of the end-to-end tests: GitLab's identity and a published catalog, once per session.
+"""The stack of the end-to-end tests: a published catalog, once per session.
 
-AWS is the session's moto server (tests/conftest.py); each pipeline test resets it itself.
+AWS (moto) and GitLab's identity (the OIDC issuer) are the session's, from tests/conftest.py; each
+pipeline test resets moto itself.
 """
 
 from __future__ import annotations
@@ -8,13 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.stack.gitlab_ci_local import Sandbox
-from tests.stack.oidc_issuer import oidc_issuer
-
-
-@pytest.fixture(scope="session")
-def issuer():
-    with oidc_issuer() as issuer:
-        yield issuer
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from lambda_ci import oidc, sts
-from tests.stack.oidc_issuer import oidc_issuer
 
 ROLE = "arn:aws:iam::111122223333:role/gitlab-deploy"
 ASSUMED = "arn:aws:sts::111122223333:assumed-role/gitlab-deploy/acme-orders-41-42"
@@ -30,12 +29,6 @@ EVAL_THEN_WHOAMI = (f'eval "$({shlex.quote(sys.executable)} -m lambda_ci auth --
                     f'{shlex.quote(AWS_CLI)} sts get-caller-identity --query Arn --output text && '
                     f'{shlex.quote(sys.executable)} -c "{BOTO3_WHOAMI}" && '
                     'printf "%s\n" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" > "$2"')
-
-
-@pytest.fixture(scope="module")
-def issuer():
-    with oidc_issuer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -20,11 +20,10 @@ RUNS = reliability.environ_runs(1)
 
 
 @pytest.fixture(scope="module")
-def stack(moto, tmp_path_factory):
+def stack(moto, issuer, tmp_path_factory):
     from tests.stack.lambda_proxy import lambda_proxy
-    from tests.stack.oidc_issuer import oidc_issuer
 
-    with lambda_proxy(moto.url) as proxy, oidc_issuer() as issuer:
+    with lambda_proxy(moto.url) as proxy:
         yield Stack(moto, proxy, issuer, tmp_path_factory.mktemp("reliability"))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_ci import cli, lint, render
+from lambda_ci import cli, gitlab_yaml, lint
 
 LAMBDA_CI = [sys.executable, "-m", "lambda_ci"]
 
@@ -193,7 +193,7 @@ def test_lint_still_checks_a_pipeline_at_the_include_limit(tmp_path):
     pipeline = {"include": [{"component": "gitlab.example.com/acme/lambda-ci/package@0.1.0",
                              "inputs": {"job_prefix": f"p{n}-"}} for n in range(lint.MAX_INCLUDES)]}
     path = tmp_path / ".gitlab-ci.yml"
-    path.write_text(render.dump(pipeline))
+    path.write_text(gitlab_yaml.dump(pipeline))
     assert cli.main(["lint", str(path)]) == 0
 
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from lambda_ci import catalog, cli, lint, render
+from lambda_ci import catalog, cli, gitlab_yaml, lint, render
 from lambda_ci.errors import BadInput
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -29,7 +29,7 @@ def run_render(capsys, *argv: str) -> tuple[int, str, str]:
 def rendered(capsys, *argv: str) -> dict:
     code, out, err = run_render(capsys, *argv, "--sha", SHA)
     assert (code, err) == (0, "")
-    return yaml.load(out, Loader=render.Loader)
+    return yaml.load(out, Loader=gitlab_yaml.Loader)
 
 
 def variable(job: dict, name: str):
@@ -113,9 +113,9 @@ def test_inputs_file_errors(capsys, tmp_path):
 def test_each_component_renders_with_its_defaults(capsys, gitlab_schema_validator, name, argv, jobs):
     document = rendered(capsys, name, *argv)
     assert list(document) == jobs
-    assert "$[[" not in render.dump(document)
+    assert "$[[" not in gitlab_yaml.dump(document)
     assert list(gitlab_schema_validator.iter_errors(lint.plain(document))) == []
-    assert f"LAMBDA_CI_SHA: {SHA}" in render.dump(document)
+    assert f"LAMBDA_CI_SHA: {SHA}" in gitlab_yaml.dump(document)
 
 
 def test_build_with_defaults_and_with_overrides(capsys, tmp_path):
@@ -235,13 +235,13 @@ def test_typed_and_string_interpolation_end_to_end(capsys, component):
                                 "--version", "1.4.0")
     assert (code, err) == (0, "")
     assert "- !reference [.setup, script]" in out
-    job = yaml.load(out, Loader=render.Loader)["app-job"]
+    job = yaml.load(out, Loader=gitlab_yaml.Loader)["app-job"]
     assert (job["tags"], job["parallel"], job["variables"]["ENABLED"]) == (["a", "b"], 3, True)
     assert job["variables"]["SUMMARY"] == 'n=3 on=true tags=["a", "b"]'
     assert job["variables"]["SHORT"] == "ap"
     assert job["variables"]["REF"] == "demo@1.4.0 (1.4.0)"
     assert job["script"][:2] == ["cd \\$CI_PROJECT_PATH", "docker inspect -f '{{ .Id }}' x"]
-    assert job["script"][2] == render.Reference([".setup", "script"])
+    assert job["script"][2] == gitlab_yaml.Reference([".setup", "script"])
 
 
 def test_expand_vars_sees_only_the_variables_gitlab_knows_at_configuration_time(component, monkeypatch):

@@ -90,6 +90,7 @@ class Sandbox:
         self.home = workdir / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.gitconfig = self.home / ".gitconfig"
+        self.tags: list[str] = []  # of the published catalog
         self.gitconfig.write_text("[user]\n\tname = lambda-ci tests\n\temail = tests@example.com\n"
                                   "[init]\n\tdefaultBranch = main\n")
 
@@ -155,6 +156,7 @@ class Sandbox:
             _git("commit", "-q", "--allow-empty", "-m", f"lambda-ci {version}", cwd=tree, env=env)
             _git("tag", "-a", version, "-m", f"lambda-ci {version}", cwd=tree, env=env)
             published[version] = _git("rev-parse", "HEAD", cwd=tree, env=env)
+        self.tags = list(published)
         _git("clone", "-q", "--bare", str(tree), str(bare), cwd=self.workdir, env=env)
         with self.gitconfig.open("a") as config:
             config.write(f'[url "{bare}"]\n'
@@ -206,6 +208,7 @@ class Sandbox:
         for name, value in given.items():
             command += ["--variable", f"{name}={value}"]
         command += list(jobs)
+        self._prepare_include_folders(project)
         start = time.monotonic()
         # Its own process group, so that a timeout ends the jobs' shells too, not only gitlab-ci-local.
         process = subprocess.Popen(command, cwd=project, env=self.environment(path, env), stdin=subprocess.DEVNULL,
@@ -229,6 +232,16 @@ class Sandbox:
         if returncode == -signal.SIGKILL:
             lines.append(f"[gitlab-ci-local stopped after {PIPELINE_TIMEOUT} s]\n")
         return Pipeline(returncode, "".join(lines), time.monotonic() - start)
+
+    def _prepare_include_folders(self, project: Path) -> None:
+        """Create the folder each catalog tag's templates are fetched into. gitlab-ci-local fetches the
+        components of one pipeline in parallel, each ending in `cp -r <clone>/templates <tag folder>`;
+        two of them can race to create `templates/` there and one fails with "File exists" (seen in CI,
+        gitlab-ci-local 4.75.1). With the folder already there, each copy only adds its own
+        `templates/<component>/`. Every component is still fetched by gitlab-ci-local itself."""
+        for tag in self.tags:
+            (project / ".gitlab-ci-local" / "includes" / HOST / CATALOG_PROJECT / tag / "templates").mkdir(
+                parents=True, exist_ok=True)
 
 
 # gitlab-ci-local's `<job> finished in 1.23 s` (pretty-hrtime: one unit, at most 2 decimals), and not

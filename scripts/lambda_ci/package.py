@@ -2,8 +2,8 @@
 
 Reproducible: the bytes depend only on the files' names, contents and executable bits. Entries are sorted
 by name, every timestamp is 1980-01-01, modes are 0644 or 0755, and there are no directory entries, no
-extra fields (owners, mtimes) and no .pyc files. The compressor is zlib-ng pinned as a dependency, not the
-system's zlib, whose output differs between versions.
+extra fields (owners, mtimes) and no .pyc files unless asked (keep_bytecode). The compressor is zlib-ng
+pinned as a dependency, not the system's zlib, whose output differs between versions.
 
 Fast: members are cut into CHUNK-sized pieces compressed on every core (zlib-ng releases the GIL). Each
 piece is primed with the 32 KiB before it and ends on a byte boundary (a sync flush), so the pieces of a
@@ -35,7 +35,8 @@ from lambda_ci import gitlab
 from lambda_ci.errors import BadInput, OperationFailed
 
 # Left out of every package; patterns without a "/" match a name at any depth, others from the top.
-DEFAULT_EXCLUDES = ("__pycache__", "*.pyc", ".git", ".aws", "/tests")
+BYTECODE = ("__pycache__", "*.pyc")  # kept when asked (keep_bytecode)
+DEFAULT_EXCLUDES = (*BYTECODE, ".git", ".aws", "/tests")
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # zipped, for ZipFile in CreateFunction/UpdateFunctionCode
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # the function and all its layers
@@ -364,9 +365,12 @@ def run(settings: dict[str, Any]) -> int:
     output = Path(settings["output"])
     manifest_path = Path(settings.get("manifest") or default_manifest(output))
     prefix = "python/" if settings["layer"] else ""
-    members = collect(source, [*DEFAULT_EXCLUDES, *settings["exclude"]], prefix, skip=(output, manifest_path))
+    defaults = [p for p in DEFAULT_EXCLUDES if not (settings["keep_bytecode"] and p in BYTECODE)]
+    members = collect(source, [*defaults, *settings["exclude"]], prefix, skip=(output, manifest_path))
     if not members:
         raise BadInput(f"`source_dir` input: `{source}` has no files to package (after the excludes)")
+    if settings["keep_bytecode"]:
+        _warn_timestamped_bytecode(members)
     if prefix and all(member.name.startswith("python/python/") for member in members):
         gitlab.warn(f"{source} already has python/ at its top, so the layer holds python/python/: "
                     "give the folder inside python/ as source_dir")
@@ -401,6 +405,23 @@ def run(settings: dict[str, Any]) -> int:
         gitlab.warn(f"{output} is {_mb(size)} zipped, above the 50 MB of a direct upload: deploy will upload "
                     "it through S3 (set the deploy's s3_bucket input)")
     return 0
+
+
+def _warn_timestamped_bytecode(members: Sequence[Member]) -> None:
+    """A .pyc's header holds its source's mtime unless it was compiled hash-based (PEP 552: bit 0 of the
+    flags word after the magic number), so kept .pyc files made the default way change the zip's bytes
+    whenever the sources are touched, and every pipeline would publish a new version."""
+    stamped = []
+    for member in members:
+        if member.name.endswith(".pyc"):
+            with open(member.path, "rb") as pyc:
+                header = pyc.read(8)
+            if len(header) == 8 and not int.from_bytes(header[4:], "little") & 1:
+                stamped.append(member.name)
+    if stamped:
+        gitlab.warn(f"{len(stamped)} kept .pyc files hold their sources' mtimes (e.g. {stamped[0]}), so the zip "
+                    "changes whenever the sources are touched: compile them with "
+                    "`python -m compileall --invalidation-mode unchecked-hash`")
 
 
 def _build_info(source: Path) -> dict[str, str | None]:

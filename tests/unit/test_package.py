@@ -10,6 +10,7 @@ import random
 import shutil
 import stat
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -131,6 +132,41 @@ def test_layer_puts_the_tree_under_python(tree: Path, tmp_path: Path):
     names = list(read_zip(output))
     assert names == sorted((f"python/{name}" for name in FILES), key=str.encode)
     assert json.loads((tmp_path / "layer.manifest.json").read_text())["layer"] is True
+
+
+def _compiled(tree: Path, mode: str) -> None:
+    """As a user would: the names recorded in the .pyc are Lambda's (/var/task), not the build folder's."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", mode,
+                    "-s", str(tree), "-p", "/var/task", str(tree / "pkg")], check=True)
+
+
+def test_keep_bytecode_keeps_hash_based_pyc_reproducibly(tmp_path: Path, capsys):
+    """compileall in unchecked-hash mode writes no mtime into the .pyc, so the zip stays the same when
+    the sources are touched."""
+    outputs = []
+    for run, seed in enumerate((1, 2)):
+        source = make_tree(tmp_path / f"src{run}", FILES, mtime_seed=seed)
+        _compiled(source, "unchecked-hash")
+        output = tmp_path / f"{run}.zip"
+        assert package_cli("--source", str(source), "--output", str(output), "--keep-bytecode") == 0
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]
+    tag = sys.implementation.cache_tag
+    assert f"pkg/__pycache__/__init__.{tag}.pyc" in read_zip(tmp_path / "0.zip")
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_keep_bytecode_warns_about_timestamped_pyc(tree: Path, tmp_path: Path, capsys):
+    _compiled(tree, "timestamp")
+    output = tmp_path / "f.zip"
+    assert package_cli("--source", str(tree), "--output", str(output), "--keep-bytecode") == 0
+    names = read_zip(output)
+    assert {"pkg/stale.pyc", "__pycache__/app.cpython-312.pyc"} <= set(names)  # the tree's, kept as they are
+    first = min(name for name in names if name.startswith("pkg/__pycache__/__init__"))
+    assert capsys.readouterr().err == (
+        f"\x1b[33mWARNING: 2 kept .pyc files hold their sources' mtimes (e.g. {first}), so the zip changes "
+        "whenever the sources are touched: compile them with "
+        "`python -m compileall --invalidation-mode unchecked-hash`\x1b[0m\n")
 
 
 def test_symlinks_inside_are_stored_as_content(tmp_path: Path):

@@ -98,7 +98,7 @@ def test_build_copies_the_source_into_an_emptied_output_and_records_the_platform
     class Later(datetime.date):
         @classmethod
         def today(cls):
-            return cls(2026, 7, 1)
+            return cls(2027, 7, 1)
 
     monkeypatch.setattr(build, "datetime", SimpleNamespace(date=Later))
     stale = project / "build" / "lambda" / "stale.py"
@@ -111,7 +111,7 @@ def test_build_copies_the_source_into_an_emptied_output_and_records_the_platform
     assert sorted(p.relative_to(output).as_posix() for p in output.rglob("*")) == ["app.py"]
     assert json.loads((project / "build" / "lambda.build.json").read_text()) == {
         "runtime": "python3.11", "architecture": "arm64"}
-    assert "WARNING: python3.11 is deprecated since 2026-06-30" in capsys.readouterr().err
+    assert "WARNING: python3.11 is deprecated since 2027-06-30" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("output", "line"), [

@@ -48,7 +48,7 @@ S3_PREFIX = "lambda-ci/"
 
 def host_of(gitlab_url: str) -> str:
     """The GitLab instance's host from its URL: IAM's provider URL is https://host, the token's iss."""
-    text = (gitlab_url or "").strip()
+    text = gitlab_url or ""  # not stripped: a URL with a stray space or line break is refused, as patterns are
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (raises ValueError for a port that is not one)

@@ -179,7 +179,8 @@ def bad_scalars(spec: Mapping[str, Any]) -> st.SearchStrategy[str] | None:
         options.append(st.one_of(TEXT, st.sampled_from(near)).filter(lambda t: t not in allowed))
     if "pattern" in spec:
         pattern = spec["pattern"]
-        valid = st.from_regex(pattern.replace("{1,512}", "{1,20}"), fullmatch=True)
+        # `.` in a pattern also matches NUL, which no command line or environment can carry.
+        valid = st.from_regex(pattern.replace("{1,512}", "{1,20}"), fullmatch=True).filter(lambda t: "\x00" not in t)
         mutated = st.one_of(
             st.tuples(valid, SPICE).map(lambda p: p[0] + p[1]),
             st.tuples(SPICE, valid).map(lambda p: p[0] + p[1]),

@@ -463,20 +463,21 @@ def all_runs(stack: Stack, runs: int, first_seed: int = 0) -> Iterator[Run]:
         yield expired(stack, after)
 
 
-def bad_input_figures(examples: int) -> tuple[int, int, list[str]]:
+def bad_input_figures(examples: int, seed: int) -> tuple[int, int, list[str]]:
     """tests/stack/bad_inputs.py's sweep (tried, reached AWS, failures); should it break, its pytest file
     with LAMBDA_CI_PROPERTY_EXAMPLES, whose tally line is read back."""
     from tests.stack import bad_inputs
 
     try:
-        tally = bad_inputs.sweep(examples)
+        tally = bad_inputs.sweep(examples, seed)
         return tally.tried, tally.reached_aws, list(tally.failures)
     except Exception as error:  # noqa: BLE001 (reported, then the fallback)
         print(f"bad inputs: the sweep broke ({type(error).__name__}: {error}); running its tests instead",
               flush=True)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
                            "tests/unit/test_bad_input_properties.py"], capture_output=True, text=True,
-                          env={**os.environ, "LAMBDA_CI_PROPERTY_EXAMPLES": str(examples)})
+                          env={**os.environ, "LAMBDA_CI_PROPERTY_EXAMPLES": str(examples),
+                               "LAMBDA_CI_PROPERTY_RANDOM": "1"})
     found = [line for line in done.stdout.splitlines() if line.startswith("bad inputs tried:")]
     failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
     if not found:
@@ -490,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=environ_runs(10), help="seeds of the seeded scenarios")
     parser.add_argument("--bad-input-examples", type=int, default=15,
                         help="examples per bad input family (124 families, about 0.1 s an example)")
+    # A new seed each time, so that every run tries values no earlier run tried (make test's are fixed).
+    parser.add_argument("--bad-input-seed", type=int, default=random.randrange(2**32),
+                        help="hypothesis seed of the sweep (printed, to replay a failure)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: list[Run] = []
@@ -512,8 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  (kills mid-canary that left the split to the rerun, which ended it: "
           f"{sum(r.split_by_kill for r in results)})")
     print(f"secrets found in logs (must be 0): {sum(r.secrets_found for r in results)}", flush=True)
-    tried, reached, failures = bad_input_figures(args.bad_input_examples)
-    print(f"bad inputs tried: {tried}; reached AWS (must be 0): {reached}; other failures: {len(failures)}")
+    tried, reached, failures = bad_input_figures(args.bad_input_examples, args.bad_input_seed)
+    print(f"bad inputs tried: {tried} (--bad-input-seed {args.bad_input_seed}); reached AWS (must be 0): "
+          f"{reached}; other failures: {len(failures)}")
     for failure in failures[:10]:
         print(f"  {failure}")
     tally_bad = reached or failures or not tried

@@ -128,8 +128,8 @@ def schema_findings(documents: list[Any]) -> Iterator[str]:
     try:
         schema = gitlab_schema()
     except (ModuleNotFoundError, FileNotFoundError):
-        print("lambda-ci lint: GitLab's CI schema is not installed (pip install check-jsonschema); "
-              "the document's schema was not checked", file=sys.stderr)
+        print("lambda-ci lint: GitLab's CI schema is not installed (pip install 'lambda-ci[lint]'); "
+              "the pipeline was not checked against it", file=sys.stderr)
         return
     validator = jsonschema.validators.validator_for(schema)(schema)
     for document in documents:

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from lambda_ci import cli
+from lambda_ci import lint as lint_module
 
 GOOD = """\
     include:
@@ -112,6 +113,19 @@ def test_the_whole_pipeline_is_checked_against_gitlabs_schema(capsys, tmp_path):
         "['on_success', 'on_failure', 'always', 'never', 'manual', 'delayed']",
         "schema: stages: 'build' is not of type 'array'",
     ]
+
+
+def test_without_the_schema_the_includes_are_still_checked_and_the_gap_is_said(capsys, tmp_path, monkeypatch):
+    """lambda-ci installed without its `lint` extra: one line on stderr says what was not checked."""
+    def not_installed():
+        raise ModuleNotFoundError("No module named 'check_jsonschema'")
+
+    monkeypatch.setattr(lint_module, "gitlab_schema", not_installed)
+    broken = "deploy:\n  script: [./deploy]\n  when: sometimes\n"
+    assert lint(capsys, tmp_path, textwrap.dedent(GOOD) + broken) == (
+        0, ["ok (4 components of acme/lambda-ci checked)"],
+        "lambda-ci lint: GitLab's CI schema is not installed (pip install 'lambda-ci[lint]'); the pipeline was "
+        "not checked against it\n")
 
 
 def test_schema_paths_name_list_items(capsys, tmp_path):

@@ -9,6 +9,7 @@ time. Measurements of other modules (tests/stack/bench_*.py with a `measure(work
 
 from __future__ import annotations
 
+import compileall
 import importlib
 import io
 import shutil
@@ -17,6 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import lambda_ci
 from tests.stack.counting_proxy import Counts, counting_proxy
 from tests.stack.example_pipeline import (
     ACCOUNT,
@@ -109,6 +111,10 @@ def main() -> int:
     if not shutil.which("zip"):
         print("zip is missing (the baseline pipeline uses it): apt-get install -y zip", file=sys.stderr)
         return 2
+    # lambda-ci runs from this checkout (an editable install), where PYTHONDONTWRITEBYTECODE may have kept
+    # Python from caching its bytecode; installed from the wheel (the image, pip), it is compiled, as the
+    # baseline's AWS CLI is.
+    compileall.compile_dir(Path(lambda_ci.__file__).parent, quiet=1)
     with (tempfile.TemporaryDirectory(prefix="lambda-ci-bench-") as tmp,
           moto_server(log=Path(tmp) / "moto.log") as moto,
           counting_proxy(moto.url) as proxy,

@@ -40,6 +40,9 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 
 def _lint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("pipeline", metavar="PIPELINE.yml")
+    p.add_argument("--project", default=os.environ.get("CI_PROJECT_PATH"), metavar="GROUP/PROJECT",
+                   help="the project whose pipeline this is: what $CI_PROJECT_PATH in an include stands for "
+                        "[env: CI_PROJECT_PATH]")
 
 
 def _auth_args(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """`lambda-ci lint PIPELINE.yml`: a consumer's pipeline checked before GitLab sees it.
 
 Every `include: component:` of this catalog (`<host>[:port]/<catalog project>/<component>@<version>`,
-any host including `$CI_SERVER_FQDN`, any version: 1.4.0, 1.4, ~latest, a sha, a branch) is rendered as
+any host including `$CI_SERVER_FQDN`, any version: 1.4.0, 1.4, ~latest, a sha, a branch; the project may
+be `$CI_PROJECT_PATH` when the pipeline is the catalog's own, as its `--project` says) is rendered as
 `lambda-ci render` would render it, so its inputs get exactly render's checks and words. Then the whole
 document is validated against GitLab's CI JSON Schema (the copy vendored by check-jsonschema).
 
@@ -28,6 +29,7 @@ from lambda_ci.errors import BadInput
 # host, then the project path and the component name, then the version after @.
 _ADDRESS = re.compile(r"^(?P<host>[^/]+)/(?P<project>.+)/(?P<name>[^/@]+?)(?:@(?P<ref>.*))?$")
 _SHA = re.compile(r"[0-9a-f]{40}")
+_OWN_PROJECT = re.compile(r"\$CI_PROJECT_PATH|\$\{CI_PROJECT_PATH\}")
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+")
 MAX_MESSAGE = 200
 # GitLab's default limit of includes per pipeline (the instance setting ci_max_includes). Each include of
@@ -39,19 +41,20 @@ def run(settings: Mapping[str, Any]) -> int:
     path = settings["pipeline"]
     documents = load(path)
     pipeline = documents[-1]  # a pipeline may start with a `spec:` header of its own
+    ours = our_includes(pipeline, settings.get("project") or "")
     count = len(includes(pipeline))
     if count > MAX_INCLUDES:
         findings = [f"include: {count} entries, more than GitLab allows by default ({MAX_INCLUDES}, the "
                     "instance's ci_max_includes): GitLab refuses the pipeline; nothing else was checked"]
     else:
-        findings = [*include_findings(pipeline), *schema_findings(documents)]
+        findings = [*include_findings(pipeline, ours), *schema_findings(documents)]
     for finding in findings:
         print(f"{path}: {finding}")
-    for warning in include_warnings(pipeline):  # reported, never a finding: exit 0 when all else is fine
+    for warning in include_warnings(pipeline, ours):  # reported, never a finding: exit 0 when all else is fine
         print(f"{path}: {warning}")
     if findings:
         return 1
-    print(f"{path}: ok ({len(our_includes(pipeline))} components of {catalog.load()['project']} checked)")
+    print(f"{path}: ok ({len(ours)} components of {catalog.load()['project']} checked)")
     return 0
 
 
@@ -75,21 +78,24 @@ def includes(pipeline: Mapping[str, Any]) -> list[Any]:
     return entries if isinstance(entries, list) else [entries]
 
 
-def our_includes(pipeline: Mapping[str, Any]) -> list[tuple[int, str, re.Match[str]]]:
-    """(1-based position in `include:`, address, parsed address) of each include of this catalog."""
+def our_includes(pipeline: Mapping[str, Any], own_project: str) -> list[tuple[int, str, re.Match[str]]]:
+    """(1-based position in `include:`, address, parsed address) of each include of this catalog.
+    `own_project` is the path of the project the pipeline belongs to, which GitLab puts for
+    $CI_PROJECT_PATH: the catalog's own pipeline includes its components so."""
     project = catalog.load()["project"]
     found = []
     for number, entry in enumerate(includes(pipeline), start=1):
         address = entry.get("component") if isinstance(entry, dict) else None
         match = _ADDRESS.match(address) if isinstance(address, str) else None
-        if match and match["project"] == project:
+        named = match and (own_project if _OWN_PROJECT.fullmatch(match["project"]) else match["project"])
+        if named == project:
             found.append((number, address, match))
     return found
 
 
-def include_findings(pipeline: Mapping[str, Any]) -> Iterator[str]:
+def include_findings(pipeline: Mapping[str, Any], ours: list[tuple[int, str, re.Match[str]]]) -> Iterator[str]:
     entries = includes(pipeline)
-    for number, address, match in our_includes(pipeline):
+    for number, address, match in ours:
         where = f"include {number} ({address})"
         if not match["ref"]:
             yield f"{where}: a component needs a version after @ (1.4.0, 1.4, ~latest, a sha or a branch)"
@@ -106,10 +112,10 @@ def include_findings(pipeline: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: {error}"
 
 
-def include_warnings(pipeline: Mapping[str, Any]) -> Iterator[str]:
+def include_warnings(pipeline: Mapping[str, Any], ours: list[tuple[int, str, re.Match[str]]]) -> Iterator[str]:
     """`include N (address): warning: ...` for each deprecated input an include sets."""
     entries = includes(pipeline)
-    for number, address, match in our_includes(pipeline):
+    for number, address, match in ours:
         given = entries[number - 1].get("inputs")
         if match["name"] not in catalog.component_names() or not isinstance(given, dict):
             continue

@@ -36,19 +36,35 @@ def test_it_validates_against_gitlabs_ci_schema(pipeline):
     assert errors == []
 
 
-def test_lambda_ci_lint_passes(capsys, monkeypatch):
+def test_the_verify_includes_pass_lint_as_this_catalogs(capsys, monkeypatch):
+    """$CI_PROJECT_PATH in the includes is this catalog when the pipeline is its own: in GitLab, lint reads
+    the variable; offline, --project says it."""
     monkeypatch.chdir(ROOT)
-    assert cli.main(["lint", ".gitlab-ci.yml"]) == 0, capsys.readouterr().out
+    monkeypatch.setenv("CI_PROJECT_PATH", catalog.load()["project"])
+    assert cli.main(["lint", ".gitlab-ci.yml"]) == 0
+    assert capsys.readouterr().out == ".gitlab-ci.yml: ok (4 components of acme/lambda-ci checked)\n"
+    monkeypatch.delenv("CI_PROJECT_PATH")
+    assert cli.main(["lint", ".gitlab-ci.yml", "--project", "acme/lambda-ci"]) == 0
+    assert capsys.readouterr().out == ".gitlab-ci.yml: ok (4 components of acme/lambda-ci checked)\n"
 
 
-def test_the_verify_includes_pass_lint_as_this_catalogs(tmp_path, capsys):
-    # lint recognises this catalog by its project path; $CI_PROJECT_PATH is that path when GitLab runs this.
-    own = tmp_path / ".gitlab-ci.yml"
-    own.write_text(PIPELINE.read_text().replace("$CI_PROJECT_PATH", catalog.load()["project"]))
-    code = cli.main(["lint", str(own)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "ok (4 components of acme/lambda-ci checked)" in out
+def test_in_another_project_the_same_includes_are_not_this_catalogs(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("CI_PROJECT_PATH", raising=False)
+    assert cli.main(["lint", ".gitlab-ci.yml"]) == 0
+    assert capsys.readouterr().out == ".gitlab-ci.yml: ok (0 components of acme/lambda-ci checked)\n"
+    assert cli.main(["lint", ".gitlab-ci.yml", "--project", "acme/orders"]) == 0
+    assert capsys.readouterr().out == ".gitlab-ci.yml: ok (0 components of acme/lambda-ci checked)\n"
+
+
+def test_a_bad_input_in_a_verify_include_is_found(tmp_path, capsys):
+    broken = tmp_path / ".gitlab-ci.yml"
+    broken.write_text(PIPELINE.read_text().replace("function_name: lambda-ci-verify\n",
+                                                   "function_name: lambda-ci-verify\n      memory_size: 64\n", 1))
+    assert cli.main(["lint", str(broken), "--project", "acme/lambda-ci"]) == 1
+    assert capsys.readouterr().out == (
+        f"{broken}: include 4 ($CI_SERVER_FQDN/$CI_PROJECT_PATH/deploy-lambda@$CI_COMMIT_SHA): "
+        "`memory_size` input: must be 0 (unchanged) or 128 to 10240\n")
 
 
 def test_stages_and_every_job_in_one(pipeline):

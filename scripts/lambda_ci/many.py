@@ -2,7 +2,9 @@
 concurrently, each with its own plan and rollback, then one table.
 
 Every item is checked before any AWS call. A function that fails does not stop the others: each one
-finishes its own deploy (or its own rollback), so none is left half-done, and the exit code is 1.
+finishes its own deploy (or its own rollback), so none is left half-done, and the exit code is 1. A
+cancelled job (SIGTERM) stops them all: the deploys not started never start, and each running one stops
+at its next traffic step, its alias put back, as a single deploy does.
 """
 
 from __future__ import annotations
@@ -84,25 +86,31 @@ def run(settings: Mapping[str, Any], deploy_one: Callable[..., Any]) -> int:
     deploy = functools.partial(deploy_one, clients=lambda_api.Clients())
     started = time.monotonic()
     rows: dict[str, Row] = {}
+    release.CANCELLED.clear()
     with _output_per_thread() as local, ThreadPoolExecutor(min(MAX_WORKERS, len(functions)), "deploy") as pool:
         futures = [pool.submit(_captured, local, _deploy, deploy, f) for f in functions]
+        interrupted = False
         try:
             for future in as_completed(futures):
-                row, log = future.result()
-                rows[row.function] = row
-                # Each function's log as one block when it is done, so concurrent deploys do not interleave.
-                with gitlab.section(f"deploy_{row.function}", f"{row.function}: {row.result}"):
-                    sys.stdout.write(log)
+                _report(rows, *future.result())
         except KeyboardInterrupt:
-            # Deploys already running finish (or roll back) by themselves; the others never start.
+            # Cancelled: the running deploys stop at their next step (their aliases put back) and report.
+            release.CANCELLED.set()
             for future in futures:
                 future.cancel()
-            raise
-    ordered = [rows[f["function_name"]] for f in functions]
+            for future in as_completed(f for f in futures if not f.cancelled()):
+                row, log = future.result()
+                if row.function not in rows:
+                    _report(rows, row, log)
+            interrupted = True
+    ordered = [rows.get(f["function_name"]) or Row(f["function_name"], f["alias"], result="not started")
+               for f in functions]
     print(table(ordered))
     for row in ordered:
         if row.error:
             print(f"{row.function}: {row.error}", file=sys.stderr)
+    if interrupted:
+        raise KeyboardInterrupt
     failed = sum(row.result == "failed" for row in ordered)
     print(f"{len(ordered) - failed} of {len(ordered)} functions done, {failed} failed "
           f"({time.monotonic() - started:.1f}s)")
@@ -111,11 +119,20 @@ def run(settings: Mapping[str, Any], deploy_one: Callable[..., Any]) -> int:
     return 1 if failed else 0
 
 
+def _report(rows: dict[str, Row], row: Row, log: str) -> None:
+    rows[row.function] = row
+    # Each function's log as one block when it is done, so concurrent deploys do not interleave.
+    with gitlab.section(f"deploy_{row.function}", f"{row.function}: {row.result}"):
+        sys.stdout.write(log)
+
+
 def _deploy(deploy_one: Callable[[Mapping[str, Any]], Any], settings: Mapping[str, Any]) -> Row:
     started = time.monotonic()
     name, alias = settings["function_name"], settings["alias"]
     try:
         deployed = deploy_one(settings)
+    except KeyboardInterrupt:  # the job was cancelled (release.CANCELLED): this deploy stopped, its alias back
+        return Row(name, alias, result="interrupted", seconds=time.monotonic() - started)
     except LambdaCIError as error:
         message = str(error)
     except Exception as error:  # a bug in one deploy must not hide the others' results

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from lambda_ci.lambda_api import call, call_landed, describe, error_code
 from lambda_ci.plan import weights as weights_of
 
 ALARM_POLL_SECONDS = 10
+# Set when the job is cancelled while releases run in worker threads (deploy --functions): Python raises
+# KeyboardInterrupt in the main thread only, so a worker learns of it here, before each traffic step and
+# while it waits one out, and stops as an interrupted main thread does (the alias goes back).
+CANCELLED = threading.Event()
 _PREVIOUS = re.compile(r"lambda-ci: previous=(\d+)")
 _NOTHING = object()  # smoke_expect not given (JSON null is a valid expectation)
 
@@ -144,6 +149,7 @@ def release(lam: Any, cloudwatch: Any, rollout: Rollout, name: str, alias: Mappi
     moved = False  # whether this deploy has changed the alias: only then is there anything to put back
     try:
         for share in shares:
+            _stop_if_cancelled()
             header = f"Alias {alias_name}: {share:.0%} of traffic on version {new} for {rollout.interval}s"
             with gitlab.section(f"alias_{alias_name}_{new}_{round(share * 100)}", header):
                 # The alias stays on `old`; the weight routes a share of its invocations to `new`.
@@ -151,6 +157,7 @@ def release(lam: Any, cloudwatch: Any, rollout: Rollout, name: str, alias: Mappi
                 moved = True
                 _watch(cloudwatch, rollout.alarms, rollout.interval)
                 _smoke_test(lam, name, new, rollout, f"at {share:.0%}")
+        _stop_if_cancelled()
         with gitlab.section(f"alias_{alias_name}_{new}", f"Alias {alias_name}: all traffic on version {new}"):
             revision = point_alias(lam, name, alias_name, new, description, exists=alias is not None,
                                    revision=revision)
@@ -243,14 +250,21 @@ def _check_alarms(cloudwatch: Any, alarms: list[str]) -> None:
 
 
 def _watch(cloudwatch: Any, alarms: list[str], seconds: int) -> None:
-    """Wait out a traffic step, checking the alarms along the way so that one firing stops it early."""
+    """Wait out a traffic step, checking the alarms along the way so that one firing stops it early, as a
+    cancelled job does."""
     deadline = time.monotonic() + seconds
     while True:
         _check_alarms(cloudwatch, alarms)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        time.sleep(min(ALARM_POLL_SECONDS, remaining))
+        CANCELLED.wait(min(ALARM_POLL_SECONDS, remaining))
+        _stop_if_cancelled()
+
+
+def _stop_if_cancelled() -> None:
+    if CANCELLED.is_set():
+        raise KeyboardInterrupt
 
 
 def versions_to_prune(versions: list[str], protected: set[str], keep: int) -> list[str]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import boto3
 import pytest
 import yaml
 
 from lambda_ci import cli
-from tests.integration.test_deploy import code_sha256, make_package
+from tests.integration.test_deploy import code_sha256, make_package, routing
 
 
 @pytest.fixture
@@ -94,3 +98,41 @@ def test_bad_items_fail_before_any_aws_call(tmp_path, calls, capsys, items, mess
     assert deploy_many(write_list(tmp_path / "functions.yml", items)) == 2
     assert message in capsys.readouterr().err
     assert calls.names() == []
+
+
+CANARY = ["--strategy", "canary", "--canary-percent", "10", "--interval-seconds", "120"]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one function", "--functions"])
+def test_a_cancelled_job_puts_every_split_alias_back(tmp_path, role, many):
+    """GitLab cancels a job with SIGTERM. Mid-canary, each alias goes back wholly to its old version, long
+    before the traffic step would have ended; with --functions too, where deploys run in worker threads."""
+    lam = boto3.client("lambda")
+    names = ["fn-a", "fn-b"] if many else ["fn-a"]
+    v1 = [{"function_name": n, "package": str(make_package(tmp_path / f"v1-{n}", body=n))} for n in names]
+    assert deploy_many(write_list(tmp_path / "one.yml", v1), "--execution-role-arn", role) == 0
+    v2 = [{**item, "package": str(make_package(tmp_path / f"v2-{item['function_name']}", body="v2"))}
+          for item in v1]
+    target = (["--functions", write_list(tmp_path / "two.yml", v2)] if many
+              else ["--package", v2[0]["package"]])
+    job = subprocess.Popen([sys.executable, "-m", "lambda_ci", "deploy", "--function-name", "fn-a", *target,
+                            *CANARY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not all(routing(lam.get_alias(FunctionName=n, Name="live")) for n in names):
+            assert job.poll() is None and time.monotonic() < deadline, "the canary never started"
+            time.sleep(0.1)
+        cancelled = time.monotonic()
+        job.send_signal(signal.SIGTERM)
+        out, err = job.communicate(timeout=60)
+    finally:
+        job.kill()
+
+    assert time.monotonic() - cancelled < 30  # not the 120 s of the step
+    assert (job.returncode, err.splitlines()[-1]) == (130, "lambda-ci deploy: interrupted")
+    for name in names:
+        alias = lam.get_alias(FunctionName=name, Name="live")
+        assert (alias["FunctionVersion"], routing(alias)) == ("1", {})
+    if many:
+        rows = {line.split()[0]: line.split()[4] for line in out.splitlines() if line.startswith("fn-")}
+        assert rows == {"fn-a": "interrupted", "fn-b": "interrupted"}

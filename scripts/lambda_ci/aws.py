@@ -1,5 +1,5 @@
 """boto3 sessions and clients from the standard places (AWS_REGION, AWS_PROFILE, shared config files,
-AWS_ENDPOINT_URL), with one retry policy, and ARNs for every partition."""
+AWS_ENDPOINT_URL), with one retry policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import boto3
 from botocore.config import Config
 
-DEFAULT_REGION = "us-east-1"
+from lambda_ci import regions
 
 # Adaptive mode backs off with jitter on throttling and 5xx, and rate-limits the client itself.
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10, read_timeout=70)
@@ -17,20 +17,8 @@ RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeou
 READ_TIMEOUT_VARIABLE = "LAMBDA_CI_AWS_READ_TIMEOUT"
 
 
-def region(requested: str = "") -> str:
-    return requested or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-
-
-def partition(region_name: str) -> str:
-    if region_name.startswith("cn-"):
-        return "aws-cn"
-    if region_name.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def session(requested_region: str = "") -> boto3.Session:
-    return boto3.Session(region_name=region(requested_region))
+    return boto3.Session(region_name=regions.region(requested_region))
 
 
 def with_read_timeout(config: Config) -> Config:

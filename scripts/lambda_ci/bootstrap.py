@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_ci import aws, policy, sts
+from lambda_ci import aws, policy, regions, sts
 from lambda_ci.errors import BadInput, OperationFailed
 
 
@@ -107,8 +107,8 @@ def _ensure_role(iam, docs: Mapping[str, Any], description: str) -> str:
 
 def run(settings: dict[str, Any]) -> int:
     checked = policy.check_bootstrap(settings)
-    region = aws.region(settings.get("region") or "")
-    partition = aws.partition(region)
+    region = regions.region(settings.get("region") or "")
+    partition = regions.partition(region)
     fmt = settings.get("format") or "cloudformation"
     if fmt == "json" and not settings.get("apply") and not checked["account_id"]:
         raise BadInput("`account_id` input: required with --format json (ARNs name the account); "

@@ -7,11 +7,13 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from lambda_ci.errors import OperationFailed
 
 # botocore refreshes credential_process credentials 15 minutes before they expire (and insists at 10),
 # so answering with credentials that have less than that left would make every request start
@@ -112,3 +114,9 @@ def cached(path: Path, key: Mapping[str, Any], fetch: Callable[[], Credentials],
         fresh = fetch()
         write_private(path, json.dumps({"key": dict(key), "credentials": fresh.to_cache()}))
         return fresh
+
+
+def check_account(account: str, allowed_account_ids: Sequence[str]) -> None:
+    if allowed_account_ids and account not in allowed_account_ids:
+        raise OperationFailed(f"the credentials are for account {account}, which the `allowed_account_ids` "
+                              f"input does not list ({', '.join(allowed_account_ids)})")

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_ci import aws, gitlab, lambda_api, many, release
+from lambda_ci import gitlab, lambda_api, many, regions, release
 from lambda_ci.errors import BadInput
 from lambda_ci.lambda_api import call, call_landed, failing, get_or_none, guard, wait
 from lambda_ci.plan import Current, Desired, Package, Plan, code_differs, configuration_changes, make_plan
@@ -247,7 +247,7 @@ def _prune(lam: Any, name: str, keep: int) -> list[str]:
 
 
 def console_url(region: str, name: str) -> str:
-    host = _CONSOLE_HOSTS[aws.partition(region)].format(r=region)
+    host = _CONSOLE_HOSTS[regions.partition(region)].format(r=region)
     return f"https://{host}/lambda/home?region={region}#/functions/{name}"
 
 

@@ -3,6 +3,7 @@ ResourceConflictException, waiters, and AWS errors as one line."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -11,9 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from lambda_ci import aws, oidc
+from lambda_ci import aws, idtoken, oidc, sts
 from lambda_ci.errors import OperationFailed
 
 CONFLICT_ATTEMPTS = 8
@@ -22,9 +24,36 @@ BACKOFF_CAP = 10.0
 
 
 def session(settings: Mapping[str, Any]) -> boto3.Session:
-    """The one place deploy and rollback get AWS credentials from: the role assumed with the job's ID
-    token when role_arn is set (oidc-auth's code path, refreshed in-process), else the job's own."""
-    return oidc.session(settings)
+    """The one place deploy and rollback get AWS credentials from. With a role (role_arn, or account_id and
+    role_name) they come from the job's ID token through the same checks, STS call and explained errors as
+    `lambda-ci auth`, and are refreshed in-process before they expire; without one, the credentials the job
+    already has (the standard chain: env keys, AWS_PROFILE, ...)."""
+    resolved = oidc.with_defaults(settings)
+    target = oidc.role(resolved, os.environ)
+    if target is None:
+        return aws.session(resolved["aws_region"])
+
+    def fetch() -> dict[str, str]:
+        creds = oidc.assume(target, idtoken.load(os.environ, target.audience, oidc.now_utc()))
+        oidc.say(oidc.status(creds))
+        return {"access_key": creds.access_key_id, "secret_key": creds.secret_access_key,
+                "token": creds.session_token, "expiry_time": creds.expiration.isoformat()}
+
+    refreshable = RefreshableCredentials.create_from_metadata(fetch(), fetch, _Given.METHOD)
+    botocore_session = sts.botocore_session()
+    botocore_session.register_component("credential_provider", CredentialResolver([_Given(refreshable)]))
+    return boto3.Session(botocore_session=botocore_session, region_name=target.region)
+
+
+class _Given(CredentialProvider):
+    METHOD = "lambda-ci-web-identity"
+
+    def __init__(self, creds: RefreshableCredentials) -> None:
+        super().__init__()
+        self._creds = creds
+
+    def load(self) -> RefreshableCredentials:
+        return self._creds
 
 
 # The settings that decide whose credentials a client carries.

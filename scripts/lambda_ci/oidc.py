@@ -1,5 +1,5 @@
 """`lambda-ci auth`: AWS credentials from the job's GitLab ID token, handed to the job's tools in the way
-they read them, and `session()`, the same path for every other command.
+they read them; `assume()` is the same path for every other command (lambda_api.session).
 
 Modes (all write `$CI_PROJECT_DIR/.aws/config` with profile `lambda-ci` and an empty credentials file,
 0600 in a 0700 folder, so that the template's AWS_PROFILE=lambda-ci always resolves):
@@ -13,6 +13,8 @@ Modes (all write `$CI_PROJECT_DIR/.aws/config` with profile `lambda-ci` and an e
 With no role configured, static keys already in the job's environment are used as they are, with a warning.
 Every mode checks the token, then gets credentials once, so a wrong role fails here with its explanation.
 Messages go to stderr: stdout carries only what a program reads (export lines, credential_process JSON).
+The SDK is imported only where STS is called: `auth process` runs once for every AWS CLI command of the job,
+and answering from its cache must not spend a fifth of a second loading botocore.
 """
 
 from __future__ import annotations
@@ -28,10 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
-from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
-
-from lambda_ci import aws, credentials, gitlab, idtoken, inputs, sts
+from lambda_ci import credentials, gitlab, idtoken, inputs, regions
 from lambda_ci.credentials import Credentials
 from lambda_ci.errors import BadInput
 
@@ -63,11 +62,11 @@ class Role:
                 "duration": self.duration}
 
 
-def _now() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
@@ -91,7 +90,7 @@ def session_name(environ: Mapping[str, str]) -> str:
 
 
 def role_arn(settings: Mapping[str, Any], region: str) -> str:
-    partition = aws.partition(region)
+    partition = regions.partition(region)
     if settings["role_arn"]:
         given = settings["role_arn"].split(":")[1]
         if given != partition:
@@ -105,7 +104,7 @@ def role_arn(settings: Mapping[str, Any], region: str) -> str:
 
 def role(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Role | None:
     """The role the settings name, or None when they name none (static keys or ambient credentials)."""
-    region = aws.region(settings["aws_region"])
+    region = regions.region(settings["aws_region"])
     arn = role_arn(settings, region)
     if not arn:
         return None
@@ -118,11 +117,13 @@ def aws_dir(environ: Mapping[str, str]) -> Path:
 
 
 def assume(target: Role, token: idtoken.IdToken, **retry: Any) -> Credentials:
+    from lambda_ci import sts  # the SDK, only when STS is called (see the module's docstring)
+
     return sts.assume(token, target.arn, target.session_name, target.duration, target.region,
                       target.allowed_account_ids, **retry)
 
 
-def cached_credentials(target: Role, environ: Mapping[str, str], now: Callable[[], datetime] = _now,
+def cached_credentials(target: Role, environ: Mapping[str, str], now: Callable[[], datetime] = now_utc,
                        **retry: Any) -> Credentials:
     """What `auth process` answers: the cached credentials while they last, else fresh ones from STS."""
     directory = credentials.private_dir(aws_dir(environ))
@@ -133,45 +134,12 @@ def cached_credentials(target: Role, environ: Mapping[str, str], now: Callable[[
 
     creds = credentials.cached(directory / CACHE, target.cache_key(), fetch,
                                credentials.refresh_margin(target.duration), now)
-    sts.check_account(creds.account_id, target.allowed_account_ids)  # the cache may predate the input
+    credentials.check_account(creds.account_id, target.allowed_account_ids)  # the cache may predate the input
     return creds
 
 
 def status(creds: Credentials) -> str:
     return f"AWS: {creds.arn} (account {creds.account_id}) until {idtoken.iso(creds.expiration)}"
-
-
-class _Given(CredentialProvider):
-    METHOD = "lambda-ci-web-identity"
-
-    def __init__(self, creds: RefreshableCredentials) -> None:
-        super().__init__()
-        self._creds = creds
-
-    def load(self) -> RefreshableCredentials:
-        return self._creds
-
-
-def session(settings: Mapping[str, Any]) -> boto3.Session:
-    """A boto3 Session for any command (deploy, rollback). With a role (role_arn, or account_id and
-    role_name) its credentials come from the job's ID token through the same checks, STS call and
-    explained errors as `lambda-ci auth`, and are refreshed before they expire; without one, the
-    credentials the job already has (the standard chain: env keys, AWS_PROFILE, ...)."""
-    resolved = with_defaults(settings)
-    target = role(resolved, os.environ)
-    if target is None:
-        return aws.session(resolved["aws_region"])
-
-    def fetch() -> dict[str, str]:
-        creds = assume(target, idtoken.load(os.environ, target.audience, _now()))
-        _say(status(creds))
-        return {"access_key": creds.access_key_id, "secret_key": creds.secret_access_key,
-                "token": creds.session_token, "expiry_time": creds.expiration.isoformat()}
-
-    refreshable = RefreshableCredentials.create_from_metadata(fetch(), fetch, _Given.METHOD)
-    botocore_session = sts.botocore_session()
-    botocore_session.register_component("credential_provider", CredentialResolver([_Given(refreshable)]))
-    return boto3.Session(botocore_session=botocore_session, region_name=target.region)
 
 
 def _write_profile(directory: Path, profile: Mapping[str, str]) -> None:
@@ -210,7 +178,7 @@ def _hint_files(directory: Path, environ: Mapping[str, str]) -> None:
     if environ.get("AWS_PROFILE") != PROFILE:
         missing.append(f"AWS_PROFILE={PROFILE}")
     if missing:
-        _say(f"To use these credentials, set {' '.join(missing)} (the oidc-auth template's hidden job does)")
+        say(f"To use these credentials, set {' '.join(missing)} (the oidc-auth template's hidden job does)")
 
 
 def _static_keys(settings: Mapping[str, Any], environ: Mapping[str, str], directory: Path) -> int:
@@ -222,17 +190,19 @@ def _static_keys(settings: Mapping[str, Any], environ: Mapping[str, str], direct
                 "keys stay valid until someone rotates them, so one leak (a log, a fork's pipeline, a "
                 "runner) gives lasting access; `lambda-ci bootstrap` creates a role for this project's ID "
                 "tokens: set role_arn and delete the keys")
-    region = aws.region(settings["aws_region"])
+    from lambda_ci import sts  # the SDK, only when STS is called (see the module's docstring)
+
+    region = regions.region(settings["aws_region"])
     # Region only: the keys in the environment come before any profile in every SDK.
     _write_profile(directory, {"region": region})
     secrets = [environ.get("AWS_SECRET_ACCESS_KEY", ""), environ.get("AWS_SESSION_TOKEN", "")]
     identity = sts.check_identity(sts.client(region), settings["allowed_account_ids"], secrets)
-    _say(f"AWS: static keys of {identity['Arn']} (account {identity['Account']})")
+    say(f"AWS: static keys of {identity['Arn']} (account {identity['Account']})")
     return 0
 
 
 def run(settings: dict[str, Any]) -> int:
-    return _run(settings, os.environ, sys.stdout, _now)
+    return _run(settings, os.environ, sys.stdout, now_utc)
 
 
 def _run(settings: Mapping[str, Any], environ: Mapping[str, str], out: TextIO,
@@ -260,8 +230,8 @@ def _run(settings: Mapping[str, Any], environ: Mapping[str, str], out: TextIO,
                     "and web identity settings, so the role's credentials would be ignored; remove the "
                     "static keys")
     if settings.get("debug"):
-        _say(f"debug: ID token claims: {token.summary()}")
-        _say(f"debug: {target}")
+        say(f"debug: ID token claims: {token.summary()}")
+        say(f"debug: {target}")
     profile = {"region": target.region}
     exports: dict[str, str] = {}
     if mode == "files":
@@ -280,9 +250,9 @@ def _run(settings: Mapping[str, Any], environ: Mapping[str, str], out: TextIO,
         creds = assume(target, token)
         exports = {"AWS_ACCESS_KEY_ID": creds.access_key_id, "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
                    "AWS_SESSION_TOKEN": creds.session_token}
-        _say(f"These credentials are not refreshed: they expire at {idtoken.iso(creds.expiration)} "
+        say(f"These credentials are not refreshed: they expire at {idtoken.iso(creds.expiration)} "
              "(mode files refreshes them)")
-    _say(status(creds))
+    say(status(creds))
     if mode == "files":
         _hint_files(directory, environ)
     if exports:

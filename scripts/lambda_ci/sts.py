@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from lambda_ci import aws
-from lambda_ci.credentials import Credentials
+from lambda_ci.credentials import Credentials, check_account
 from lambda_ci.errors import OperationFailed
 from lambda_ci.idtoken import IdToken
 
@@ -167,12 +167,6 @@ def check_identity(sts_client, allowed_account_ids: Sequence[str], secrets: Sequ
     identity = call(sts_client.get_caller_identity, explain, secrets, **retry)
     check_account(identity["Account"], allowed_account_ids)
     return identity
-
-
-def check_account(account: str, allowed_account_ids: Sequence[str]) -> None:
-    if allowed_account_ids and account not in allowed_account_ids:
-        raise OperationFailed(f"the credentials are for account {account}, which the `allowed_account_ids` "
-                              f"input does not list ({', '.join(allowed_account_ids)})")
 
 
 def assume(token: IdToken, role_arn: str, session_name: str, duration: int, region: str,

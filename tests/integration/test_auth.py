@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_ci import oidc, sts
+from lambda_ci import lambda_api, oidc, sts
 
 ROLE = "arn:aws:iam::111122223333:role/gitlab-deploy"
 ASSUMED = "arn:aws:sts::111122223333:assumed-role/gitlab-deploy/acme-orders-41-42"
@@ -100,6 +100,17 @@ def test_auth_process_prints_version_1_json_from_the_cache(job):
                            "AccountId"}
     assert answer["Version"] == 1 and answer["Expiration"].endswith("Z")
     assert answer["AccessKeyId"] == cache(job)["credentials"]["AccessKeyId"]
+
+
+def test_auth_process_answers_from_the_cache_without_loading_the_sdk(job):
+    """The AWS CLI runs credential_process once per command: from the cache, the answer loads no botocore
+    (a fifth of a second a command). PYTHONPROFILEIMPORTTIME lists every module the process imports."""
+    lambda_ci(job, "auth")
+    answered = lambda_ci({**job, "PYTHONPROFILEIMPORTTIME": "1"}, "auth", "process")
+    imported = {line.split("|")[-1].strip() for line in answered.stderr.splitlines() if line.startswith("import time:")}
+    assert {"lambda_ci.inputs", "lambda_ci.credentials"} <= imported  # the listing covers the command's imports
+    assert not {name for name in imported if name.split(".")[0] in ("botocore", "boto3")}
+    assert json.loads(answered.stdout)["AccessKeyId"] == cache(job)["credentials"]["AccessKeyId"]
 
 
 def aws_cli_whoami(environ) -> str:
@@ -201,11 +212,11 @@ def test_preflight_fails_before_sts(job, issuer):
 def test_session_for_other_commands(job, monkeypatch):
     for name, value in job.items():
         monkeypatch.setenv(name, value)
-    boto = oidc.session({"role_arn": ROLE, "aws_region": "us-east-1", "audience": "sts.amazonaws.com"})
+    boto = lambda_api.session({"role_arn": ROLE, "aws_region": "us-east-1", "audience": "sts.amazonaws.com"})
     assert boto.client("sts").get_caller_identity()["Arn"] == ASSUMED
     assert boto.get_credentials().method == "lambda-ci-web-identity"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE")
-    ambient = oidc.session({"role_arn": "", "aws_region": "us-east-1"})
+    ambient = lambda_api.session({"role_arn": "", "aws_region": "us-east-1"})
     assert ambient.client("sts").get_caller_identity()["Arn"] == "arn:aws:sts::123456789012:user/moto"

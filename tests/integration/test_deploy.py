@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lambda_ci import aws, cli
+from lambda_ci import cli, regions
 
 NAME = "orders-api"
 
@@ -331,7 +331,7 @@ def test_console_url_follows_the_partition():
 
     assert console_url("cn-north-1", "f") == "https://console.amazonaws.cn/lambda/home?region=cn-north-1#/functions/f"
     assert console_url("us-gov-west-1", "f").startswith("https://console.amazonaws-us-gov.com/")
-    assert aws.partition("eu-west-1") == "aws"
+    assert regions.partition("eu-west-1") == "aws"
 
 
 def publish_layer(name: str) -> str:

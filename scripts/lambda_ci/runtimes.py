@@ -27,10 +27,10 @@ class Runtime:
 _AL2, _AL2023 = "Amazon Linux 2", "Amazon Linux 2023"
 _D = datetime.date
 
-# Dates from AWS's "Supported runtimes" table (projected; AWS moves them: python3.11's went from 2026 to
-# 2027 when Amazon Linux 2's support was extended).
+# Dates from AWS's "Supported runtimes" table and its end-of-support notices of 2026 (projected; AWS moves
+# them: python3.10's and python3.11's moved when AWS extended its Amazon Linux 2 runtimes past AL2's end).
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
-    Runtime("python3.10", "3.10", _AL2, (2, 26), _D(2026, 6, 30), _D(2026, 7, 31), _D(2026, 8, 31)),
+    Runtime("python3.10", "3.10", _AL2, (2, 26), _D(2026, 10, 31), _D(2027, 2, 1), _D(2027, 3, 3)),
     Runtime("python3.11", "3.11", _AL2, (2, 26), _D(2027, 6, 30), _D(2027, 7, 31), _D(2027, 8, 31)),
     Runtime("python3.12", "3.12", _AL2023, (2, 34), _D(2028, 10, 31), _D(2028, 11, 30), _D(2029, 1, 10)),
     Runtime("python3.13", "3.13", _AL2023, (2, 34), _D(2029, 6, 30), _D(2029, 7, 31), _D(2029, 8, 31)),

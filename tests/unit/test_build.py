@@ -58,12 +58,12 @@ def test_unknown_and_deprecated_runtimes():
     with pytest.raises(BadInput, match=r"^`runtime` input: `python3.9` is not a Lambda Python runtime"):
         runtimes.get("python3.9")
     old = runtimes.get("python3.10")
-    assert runtimes.lifecycle_warning(old, datetime.date(2026, 6, 29)) is None
-    assert runtimes.lifecycle_warning(old, datetime.date(2026, 7, 15)) == (
-        "python3.10 is deprecated since 2026-06-30 (no more security patches): Lambda blocks creating "
-        "functions on it from 2026-07-31 and updating them from 2026-08-31; move to python3.14")
-    assert "since 2026-07-31 and updating them since 2026-08-31" in runtimes.lifecycle_warning(
-        old, datetime.date(2026, 9, 1))
+    assert runtimes.lifecycle_warning(old, datetime.date(2026, 10, 30)) is None
+    assert runtimes.lifecycle_warning(old, datetime.date(2026, 11, 26)) == (
+        "python3.10 is deprecated since 2026-10-31 (no more security patches): Lambda blocks creating "
+        "functions on it from 2027-02-01 and updating them from 2027-03-03; move to python3.14")
+    assert "since 2027-02-01 and updating them since 2027-03-03" in runtimes.lifecycle_warning(
+        old, datetime.date(2027, 3, 3))
 
 
 def test_unknown_runtime_is_bad_input_on_the_command_line(tmp_path: Path, capsys):

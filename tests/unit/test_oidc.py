@@ -80,27 +80,22 @@ def test_malformed_token(token, line):
     assert str(caught.value) == line
 
 
-def test_expired_token():
+@pytest.mark.parametrize(("claims", "line"), [
+    ({"exp": T - 42},
+     "GITLAB_AWS_IDENTITY_TOKEN expired at 2024-05-01T11:59:18Z, 42 s ago: GitLab issues it when the job "
+     "starts and it lasts the job's timeout; retry the job"),
+    ({"exp": T + 30},
+     "GITLAB_AWS_IDENTITY_TOKEN expires at 2024-05-01T12:00:30Z, in 30 s: too late to use (less than 60 s "
+     "left); retry the job"),
+    # Not yet valid: the line points at the runner's clock.
+    ({"nbf": T + 120},
+     "GITLAB_AWS_IDENTITY_TOKEN is not valid before 2024-05-01T12:02:00Z, 120 s from now: this runner's "
+     "clock is behind GitLab's; synchronize it (NTP)"),
+], ids=["expired", "about to expire", "not yet valid"])
+def test_token_outside_its_lifetime(claims, line):
     with pytest.raises(BadInput) as caught:
-        load(jwt(exp=T - 42))
-    assert str(caught.value) == (
-        "GITLAB_AWS_IDENTITY_TOKEN expired at 2024-05-01T11:59:18Z, 42 s ago: GitLab issues it when the job "
-        "starts and it lasts the job's timeout; retry the job")
-
-
-def test_token_about_to_expire():
-    with pytest.raises(BadInput) as caught:
-        load(jwt(exp=T + 30))
-    assert str(caught.value) == (
-        "GITLAB_AWS_IDENTITY_TOKEN expires at 2024-05-01T12:00:30Z, in 30 s: too late to use (less than 60 s "
-        "left); retry the job")
-
-
-def test_token_not_yet_valid_points_at_the_clock():
-    with pytest.raises(BadInput) as caught:
-        load(jwt(nbf=T + 120))
-    assert str(caught.value) == ("GITLAB_AWS_IDENTITY_TOKEN is not valid before 2024-05-01T12:02:00Z, 120 s "
-                                 "from now: this runner's clock is behind GitLab's; synchronize it (NTP)")
+        load(jwt(**claims))
+    assert str(caught.value) == line
 
 
 def test_a_few_seconds_of_skew_are_tolerated():
